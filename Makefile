@@ -1,0 +1,21 @@
+# The two commands: `make demo` and `make test`. Both bring up .venv first
+# (tools/setup_env.sh; idempotent, nothing is reinstalled on a second run).
+VENV   ?= .venv
+PYTHON := $(VENV)/bin/python
+
+.PHONY: env test lint format clean-env
+
+env:
+	@bash tools/setup_env.sh
+
+lint: env
+	$(PYTHON) -m ruff check .
+
+format: env
+	$(PYTHON) -m ruff check --fix .
+
+test: env lint
+	$(PYTHON) -m pytest -q
+
+clean-env:
+	rm -rf $(VENV)

@@ -1,0 +1,12 @@
+from .backbones import (
+                        MobileNetV2,
+                        ShuffleNetV1,
+                        ShuffleNetV2,
+                        shufflenet_v1_channels,
+)
+from .utils import channel_shuffle, make_divisible
+
+__all__ = [
+    'MobileNetV2', 'ShuffleNetV1', 'ShuffleNetV2', 'channel_shuffle',
+    'make_divisible', 'shufflenet_v1_channels'
+]

@@ -1,0 +1,157 @@
+"""The backbone contract shared by every mmshuffle network.
+
+A subclass builds a *stem* and an ordered list of *output layers* (the
+modules whose outputs ``out_indices`` select) and describes each layer's
+output channels and stride. This class then provides, identically for all
+networks:
+
+* ``forward`` returning a tuple of the selected feature maps, with a clear
+  error for a malformed input;
+* ``out_indices`` / ``frozen_stages`` validation, freezing (parameters *and*
+  BN statistics, stem included) and ``norm_eval`` over every BatchNorm
+  flavour, re-applied by ``train()``;
+* ``feature_info``: the channels and stride of every returned output, so a
+  neck's ``in_channels`` can be checked by code;
+* default weight initialisation, used only when ``init_cfg`` is ``None``.
+"""
+from typing import Dict, List, Sequence, Tuple
+
+import torch
+from mmengine.model import BaseModule
+from torch import nn
+
+from ..utils import (
+    check_frozen_stages,
+    check_out_indices,
+    check_positive_int,
+    is_batch_norm,
+)
+
+
+class MobileBackbone(BaseModule):
+    """Base class of the mmshuffle backbones (see module docstring).
+
+    Subclasses call ``super().__init__`` first, build their modules, then
+    call :meth:`_register_layers` with the attribute names of the output
+    layers in order and each one's ``(channels, stride)``, and finally
+    :meth:`_finalize`.
+    """
+
+    def __init__(self,
+                 in_channels: int = 3,
+                 out_indices: Sequence[int] = (),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 init_cfg=None):
+        super().__init__(init_cfg)
+        self.in_channels = check_positive_int('in_channels', in_channels)
+        for name, flag in (('norm_eval', norm_eval), ('with_cp', with_cp)):
+            if not isinstance(flag, bool):
+                raise TypeError(f'{name} must be a bool, but got {flag!r}')
+        self.norm_eval = norm_eval
+        self.with_cp = with_cp
+        self._requested_out_indices = out_indices
+        self._requested_frozen_stages = frozen_stages
+
+    # ------------------------------------------------------------------
+    # what subclasses provide
+    # ------------------------------------------------------------------
+    stem_names: Tuple[str, ...] = ('conv1', )
+
+    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _default_init(self) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------
+    def _register_layers(self, names: List[str],
+                         specs: List[Tuple[int, int]]) -> None:
+        self.layer_names = tuple(names)
+        self._layer_specs = tuple(specs)
+        num = len(names)
+        self.out_indices = check_out_indices(self._requested_out_indices, num)
+        self.frozen_stages = check_frozen_stages(
+            self._requested_frozen_stages, num)
+        self._freeze_stages()
+
+    @property
+    def num_outputs(self) -> int:
+        """How many layers ``out_indices`` can select from."""
+        return len(self.layer_names)
+
+    @property
+    def all_feature_info(self) -> List[Dict]:
+        """``channels``/``stride``/``module`` of every selectable layer."""
+        return [
+            dict(index=i, module=name, channels=c, stride=s)
+            for i, (name, (c, s)) in enumerate(
+                zip(self.layer_names, self._layer_specs))
+        ]
+
+    @property
+    def feature_info(self) -> List[Dict]:
+        """``channels``/``stride``/``module`` of each returned output."""
+        info = self.all_feature_info
+        return [info[i] for i in self.out_indices]
+
+    @property
+    def out_channels(self) -> Tuple[int, ...]:
+        """Channels of each returned output (a neck's ``in_channels``)."""
+        return tuple(f['channels'] for f in self.feature_info)
+
+    @property
+    def out_strides(self) -> Tuple[int, ...]:
+        """Stride of each returned output w.r.t. the input image."""
+        return tuple(f['stride'] for f in self.feature_info)
+
+    # ------------------------------------------------------------------
+    def _check_input(self, x) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f'{type(self).__name__} expects a torch.Tensor '
+                            f'input, but got {type(x).__name__}')
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'{type(self).__name__} expects an input of shape (N, '
+                f'{self.in_channels}, H, W), but got {tuple(x.shape)}')
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        self._check_input(x)
+        x = self.forward_stem(x)
+        outs = []
+        last = self.out_indices[-1]
+        for i, name in enumerate(self.layer_names[:last + 1]):
+            x = self.get_submodule(name)(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+    # ------------------------------------------------------------------
+    def _frozen_modules(self) -> List[nn.Module]:
+        if self.frozen_stages < 0:
+            return []
+        names = list(self.stem_names) + \
+            list(self.layer_names[:self.frozen_stages])
+        return [self.get_submodule(n) for n in names]
+
+    def _freeze_stages(self) -> None:
+        for module in self._frozen_modules():
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if is_batch_norm(m):
+                    m.eval()
+        return self
+
+    def init_weights(self) -> None:
+        first_time = not self._is_init
+        super().init_weights()
+        if self.init_cfg is None and first_time:
+            self._default_init()

@@ -1,0 +1,44 @@
+"""Install mmshuffle.
+
+``install_requires`` uses compatible ranges so that mmshuffle installs into an
+existing (for example CUDA) OpenMMLab environment without downgrading it. The
+exact CPU stack the project is tested on is pinned in ``requirements.txt`` and
+installed by ``make test`` / ``make demo``.
+"""
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+
+def read_version():
+    namespace = {}
+    with open(osp.join(osp.dirname(__file__), 'mmshuffle', 'version.py')) as f:
+        exec(f.read(), namespace)
+    return namespace['__version__']
+
+
+setup(
+    name='mmshuffle',
+    version=read_version(),
+    description='ShuffleNet V1/V2 and MobileNet V2 backbones for '
+    'the OpenMMLab '
+    'ecosystem (mmpretrain classification, mmdet detection).',
+    long_description=open(osp.join(osp.dirname(__file__), 'README.md')).read(),
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    python_requires='>=3.9',
+    packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
+    install_requires=[
+        'torch>=2.0',
+        'torchvision>=0.15',
+        'numpy',
+        'mmengine>=0.10.0,<1.0',
+        'mmcv>=2.0.0,<2.2.0',
+        'mmdet>=3.1.0,<3.4.0',
+        'mmpretrain>=1.0.0,<1.3.0',
+    ],
+    extras_require={
+        'tests': ['pytest>=8', 'ruff>=0.6'],
+    },
+    zip_safe=False,
+)

@@ -1,0 +1,63 @@
+"""Helpers shared by the test modules (one copy, imported everywhere)."""
+import math
+
+import torch
+
+from mmshuffle.models.utils import is_batch_norm
+
+#: every variant of every registered backbone: (type, kwargs)
+SHUFFLENET_V1_VARIANTS = [
+    dict(groups=g, widen_factor=w) for g in (1, 2, 3, 4, 8)
+    for w in (0.25, 0.5, 1.0, 1.5, 2.0)
+]
+SHUFFLENET_V2_VARIANTS = [dict(widen_factor=w) for w in (0.5, 1.0, 1.5, 2.0)]
+MOBILENET_V2_VARIANTS = [
+    dict(widen_factor=w) for w in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+]
+ALL_VARIANTS = ([('ShuffleNetV1', kw) for kw in SHUFFLENET_V1_VARIANTS] +
+                [('ShuffleNetV2', kw) for kw in SHUFFLENET_V2_VARIANTS] +
+                [('MobileNetV2', kw) for kw in MOBILENET_V2_VARIANTS])
+
+#: the number of selectable outputs of each backbone
+NUM_OUTPUTS = dict(ShuffleNetV1=3, ShuffleNetV2=4, MobileNetV2=8)
+
+
+def variant_id(item):
+    name, kwargs = item
+    return name + '-' + '-'.join(f'{k}{v}' for k, v in kwargs.items())
+
+
+def build_backbone(name, **kwargs):
+    """Build one of our backbones through the registry, initialised."""
+    from mmshuffle.registry import MODELS
+    model = MODELS.build(dict(type=f'mmshuffle.{name}', **kwargs))
+    model.init_weights()
+    return model
+
+
+def all_out_indices(name):
+    return tuple(range(NUM_OUTPUTS[name]))
+
+
+def expected_size(size, stride):
+    """Spatial size after ``log2(stride)`` 3x3/2 pad-1 ops: ceil at each."""
+    return math.ceil(size / stride)
+
+
+def batch_norms(module):
+    return [m for m in module.modules() if is_batch_norm(m)]
+
+
+def assert_norms_training(module, training):
+    """Every BatchNorm in ``module`` is in train mode iff ``training``."""
+    modes = {m.training for m in batch_norms(module)}
+    assert modes == {training}, f'BN modes {modes}, expected {training}'
+
+
+def count_params(module, trainable_only=False):
+    return sum(p.numel() for p in module.parameters()
+               if p.requires_grad or not trainable_only)
+
+
+def assert_close(a, b, atol=1e-5):
+    torch.testing.assert_close(a, b, atol=atol, rtol=0)
