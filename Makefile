@@ -3,10 +3,14 @@
 VENV   ?= .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: env test lint format clean-env
+.PHONY: env demo test lint format clean-env
 
 env:
 	@bash tools/setup_env.sh
+
+# train ShuffleNet V2 on the built-in toy shapes, evaluate, check top-1 >= 90%
+demo: env
+	$(PYTHON) tools/misc/demo.py
 
 lint: env
 	$(PYTHON) -m ruff check .

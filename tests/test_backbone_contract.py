@@ -3,17 +3,9 @@ import copy
 
 import pytest
 import torch
-from helpers import (
-    ALL_VARIANTS,
-    NUM_OUTPUTS,
-    all_out_indices,
-    assert_close,
-    assert_norms_training,
-    batch_norms,
-    build_backbone,
-    expected_size,
-    variant_id,
-)
+from helpers import (ALL_VARIANTS, NUM_OUTPUTS, all_out_indices, assert_close,
+                     assert_norms_training, batch_norms, build_backbone,
+                     expected_size, variant_id)
 
 import mmshuffle  # noqa: F401  (registers the backbones)
 from mmshuffle.registry import MODELS

@@ -3,13 +3,8 @@ the value received and what is allowed."""
 import pytest
 import torch
 
-from mmshuffle import (
-    MobileNetV2,
-    ShuffleNetV1,
-    ShuffleNetV2,
-    channel_shuffle,
-    make_divisible,
-)
+from mmshuffle import (MobileNetV2, ShuffleNetV1, ShuffleNetV2,
+                       channel_shuffle, make_divisible)
 
 BACKBONES = [ShuffleNetV1, ShuffleNetV2, MobileNetV2]
 

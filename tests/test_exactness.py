@@ -2,15 +2,9 @@
 counts, and strict weight/output parity with mmpretrain 1.2.0."""
 import pytest
 import torch
-from helpers import (
-    MOBILENET_V2_VARIANTS,
-    SHUFFLENET_V1_VARIANTS,
-    SHUFFLENET_V2_VARIANTS,
-    all_out_indices,
-    assert_close,
-    build_backbone,
-    count_params,
-)
+from helpers import (MOBILENET_V2_VARIANTS, SHUFFLENET_V1_VARIANTS,
+                     SHUFFLENET_V2_VARIANTS, all_out_indices, assert_close,
+                     build_backbone, count_params)
 from mmengine.registry import DefaultScope
 
 import mmshuffle  # noqa: F401

@@ -1,9 +1,5 @@
-from .backbones import (
-                        MobileNetV2,
-                        ShuffleNetV1,
-                        ShuffleNetV2,
-                        shufflenet_v1_channels,
-)
+from .backbones import (MobileNetV2, ShuffleNetV1, ShuffleNetV2,
+                        shufflenet_v1_channels)
 from .utils import channel_shuffle, make_divisible
 
 __all__ = [

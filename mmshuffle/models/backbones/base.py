@@ -20,12 +20,8 @@ import torch
 from mmengine.model import BaseModule
 from torch import nn
 
-from ..utils import (
-    check_frozen_stages,
-    check_out_indices,
-    check_positive_int,
-    is_batch_norm,
-)
+from ..utils import (check_frozen_stages, check_out_indices,
+                     check_positive_int, is_batch_norm)
 
 
 class MobileBackbone(BaseModule):

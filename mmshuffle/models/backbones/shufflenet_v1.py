@@ -15,12 +15,8 @@ from torch import nn
 
 from mmshuffle.registry import MODELS
 
-from ..utils import (
-    channel_shuffle,
-    check_positive_number,
-    make_divisible,
-    shufflenet_init,
-)
+from ..utils import (channel_shuffle, check_positive_number, make_divisible,
+                     shufflenet_init)
 from .base import MobileBackbone
 
 

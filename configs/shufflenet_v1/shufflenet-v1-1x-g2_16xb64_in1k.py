@@ -1,0 +1,11 @@
+_base_ = [
+    '../_base_/models/shufflenet_v1_1x.py',
+    '../_base_/datasets/imagenet_bs64_pil_resize.py',
+    '../_base_/schedules/imagenet_bs1024_linearlr_bn_nowd.py',
+    '../_base_/default_runtime.py',
+]
+# ShuffleNet V1 1x, g=2: 16 GPUs x 64 images = batch 1024
+model = dict(
+    backbone=dict(groups=2, widen_factor=1.0),
+    head=dict(in_channels=800),
+)

@@ -1,0 +1,3 @@
+from .toy import SHAPES, make_toy_classification
+
+__all__ = ['SHAPES', 'make_toy_classification']

@@ -1,0 +1,140 @@
+"""Checkpoints that load under torch >= 2.6 without trusting pickles.
+
+torch >= 2.6 unpickles with ``weights_only=True`` by default: only tensors,
+plain containers and scalars, and an explicit allow-list of globals. mmengine
+0.10.7 saves training state that falls outside it (``HistoryBuffer`` objects
+holding numpy arrays and bound methods, numpy scalars in metrics), so it
+cannot read back its own checkpoints; passing ``weights_only=False`` would
+let any downloaded checkpoint run code.
+
+mmshuffle keeps loading restricted and makes its own checkpoints fit:
+
+* :class:`SafeCheckpointHook` rewrites the training state just before a
+  checkpoint is written (numpy scalars -> Python numbers, numpy arrays ->
+  tensors, ``HistoryBuffer`` -> a tagged plain dict) and rebuilds the
+  ``HistoryBuffer`` objects after a checkpoint is loaded for ``--resume``.
+* :func:`load_checkpoint_file` replaces mmengine's loader for local paths:
+  it always unpickles with ``weights_only=True`` and turns a refusal into a
+  clear error that names the file.
+"""
+import os.path as osp
+import pickle
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import torch
+from mmengine.hooks import Hook
+from mmengine.logging import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from mmshuffle.registry import HOOKS
+
+_BUFFER_TAG = '__mmshuffle_history_buffer__'
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint holds objects outside the weights-only allow-list."""
+
+
+def to_safe(obj: Any) -> Any:
+    """Return ``obj`` with every value made loadable by ``weights_only``.
+
+    numpy scalars become Python numbers, numpy arrays become tensors,
+    ``HistoryBuffer`` becomes a tagged dict; containers are rebuilt
+    recursively (tuples, lists, dicts and their subclasses such as
+    ``OrderedDict`` keep their type). Anything else is returned as is.
+    """
+    if isinstance(obj, HistoryBuffer):
+        log, count = obj.data
+        return {
+            _BUFFER_TAG: True,
+            'log_history': torch.from_numpy(np.asarray(log, np.float64)),
+            'count_history': torch.from_numpy(np.asarray(count, np.int64)),
+            'max_length': int(obj.max_length),
+        }
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj.copy()) if obj.dtype != object \
+            else [to_safe(x) for x in obj.tolist()]
+    if isinstance(obj, dict):
+        # OrderedDict stays (it is allow-listed); ConfigDict etc. -> dict
+        out = OrderedDict() if isinstance(obj, OrderedDict) else {}
+        for key, value in obj.items():
+            out[to_safe(key)] = to_safe(value)
+        return out
+    if isinstance(obj, tuple) and not hasattr(obj, '_fields'):
+        return tuple(to_safe(x) for x in obj)
+    if isinstance(obj, list):
+        return [to_safe(x) for x in obj]
+    return obj
+
+
+def from_safe(obj: Any) -> Any:
+    """Inverse of :func:`to_safe` for the ``HistoryBuffer`` tags."""
+    if isinstance(obj, dict):
+        if obj.get(_BUFFER_TAG):
+            return HistoryBuffer(obj['log_history'].tolist(),
+                                 obj['count_history'].tolist(),
+                                 obj['max_length'])
+        out = OrderedDict() if isinstance(obj, OrderedDict) else {}
+        for key, value in obj.items():
+            out[key] = from_safe(value)
+        return out
+    if isinstance(obj, list):
+        return [from_safe(x) for x in obj]
+    return obj
+
+
+def load_checkpoint_file(filename: str, map_location=None) -> Any:
+    """Load a local checkpoint with ``weights_only=True``.
+
+    Raises:
+        FileNotFoundError: ``filename`` is not a file.
+        UnsafeCheckpointError: the file holds Python objects outside the
+            weights-only allow-list (they could run code when unpickled).
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint file {filename!r} does not '
+                                'exist')
+    try:
+        return torch.load(
+            filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = str(err).strip().splitlines()[0] if str(err) else repr(err)
+        raise UnsafeCheckpointError(
+            f'refusing to load checkpoint {filename!r}: it holds Python '
+            'objects outside the weights-only allow-list, which could run '
+            f'code when unpickled ({reason}). Checkpoints written by '
+            'mmshuffle, torchvision and mmpretrain state dicts load; '
+            'convert other files with a trusted tool first.') from None
+
+
+@CheckpointLoader.register_scheme(prefixes='', force=True)
+def load_from_local(filename, map_location):
+    # mmengine's own local loader calls torch.load without weights_only
+    return load_checkpoint_file(filename, map_location)
+
+
+@HOOKS.register_module()
+class SafeCheckpointHook(Hook):
+    """Keep checkpoints within torch's weights-only allow-list.
+
+    ``tools/train.py`` adds this hook to every run. Add it yourself when
+    you train with your own script::
+
+        custom_hooks = [dict(type='mmshuffle.SafeCheckpointHook')]
+    """
+
+    priority = 'VERY_LOW'  # runs after hooks that add to the checkpoint
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        safe = to_safe(checkpoint)
+        checkpoint.clear()
+        checkpoint.update(safe)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        if 'message_hub' in checkpoint:
+            checkpoint['message_hub'] = from_safe(checkpoint['message_hub'])

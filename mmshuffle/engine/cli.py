@@ -1,0 +1,104 @@
+"""What ``tools/train.py`` and ``tools/test.py`` share.
+
+Both work for mmpretrain and mmdet configs alike (the config's
+``default_scope`` decides) and from any working directory.
+"""
+import argparse
+import os
+import os.path as osp
+from typing import List, Optional
+
+import torch
+from mmengine.config import Config, ConfigDict, DictAction
+
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+SAFE_HOOK = 'mmshuffle.SafeCheckpointHook'
+
+
+class CLIError(Exception):
+    """A problem with the command line or config, reported without a
+    traceback by the tools."""
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--work-dir', help='directory for logs and '
+                        'checkpoints (default: ./work_dirs/<config name>)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        metavar='KEY=VALUE',
+        help='override config settings, e.g. '
+        'train_dataloader.batch_size=16 optim_wrapper.optimizer.lr=0.1')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument(
+        '--local_rank', '--local-rank', type=int, default=0,
+        help=argparse.SUPPRESS)
+
+
+def load_config(path: str, cfg_options: Optional[dict]) -> Config:
+    if not osp.isfile(path):
+        raise CLIError(f'config file {path!r} does not exist')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def set_work_dir(cfg: Config, config_path: str,
+                 work_dir: Optional[str]) -> None:
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        name = osp.splitext(osp.basename(config_path))[0]
+        cfg.work_dir = osp.join('./work_dirs', name)
+
+
+def fix_dataloaders(cfg: Config) -> None:
+    """Dataloader settings that must agree with each other and the host:
+    ``persistent_workers`` only with workers, ``pin_memory`` only with a
+    GPU."""
+    for field in DATALOADERS:
+        loader = cfg.get(field)
+        if not loader:
+            continue
+        if loader.get('num_workers', 0) == 0:
+            loader['persistent_workers'] = False
+        if not torch.cuda.is_available():
+            loader['pin_memory'] = False
+
+
+def add_safe_checkpoint_hook(cfg: Config) -> None:
+    hooks: List = list(cfg.get('custom_hooks') or [])
+    if not any(h.get('type') in (SAFE_HOOK, 'SafeCheckpointHook')
+               for h in hooks):
+        hooks.append(ConfigDict(type=SAFE_HOOK))
+    cfg.custom_hooks = hooks
+
+
+def set_launcher(cfg: Config, launcher: str, local_rank: int) -> None:
+    cfg.launcher = launcher
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(local_rank)
+
+
+def build_runner(cfg: Config):
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def run_cli(main) -> None:
+    """Run ``main()``; a :class:`CLIError` prints one line and exits 2."""
+    import sys
+    try:
+        main()
+    except CLIError as err:
+        print(f'error: {err}', file=sys.stderr)
+        sys.exit(2)

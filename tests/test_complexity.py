@@ -1,0 +1,56 @@
+import pytest
+from mmengine.registry import DefaultScope
+
+import mmshuffle  # noqa: F401
+from mmshuffle.analysis import model_complexity
+
+
+def classifier(backbone, in_channels, num_classes=1000):
+    from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(
+            dict(
+                type='ImageClassifier',
+                backbone=backbone,
+                neck=dict(type='GlobalAveragePooling'),
+                head=dict(
+                    type='LinearClsHead',
+                    num_classes=num_classes,
+                    in_channels=in_channels)))
+
+
+@pytest.mark.parametrize('widen_factor,channels,paper_mflops', [
+    (0.5, 1024, 41), (1.0, 1024, 146), (1.5, 1024, 299), (2.0, 2048, 591)
+])
+def test_shufflenet_v2_flops_match_the_paper(widen_factor, channels,
+                                             paper_mflops):
+    model = classifier(
+        dict(type='mmshuffle.ShuffleNetV2', widen_factor=widen_factor),
+        channels)
+    info = model_complexity(model, (224, 224))
+    assert abs(info['flops'] / 1e6 - paper_mflops) / paper_mflops < 0.03
+    # the rows add up to the totals
+    assert sum(r['flops'] for r in info['rows']) == info['flops']
+    assert sum(r['params'] for r in info['rows']) == info['params']
+    assert [r['name'] for r in info['rows']][:2] == ['stem', '0: layers.0']
+
+
+def test_mobilenet_v2_flops_match_the_paper():
+    model = classifier(dict(type='mmshuffle.MobileNetV2'), 1280)
+    info = model_complexity(model, (224, 224))
+    assert abs(info['flops'] / 1e6 - 300) / 300 < 0.03
+    assert info['params'] == 3_504_872
+
+
+def test_shufflenet_v1_flops_match_the_paper():
+    # Table 2 of the paper: 1x g=3 is 137 MFLOPs (with the fc layer)
+    model = classifier(dict(type='mmshuffle.ShuffleNetV1', groups=3), 960)
+    info = model_complexity(model, (224, 224))
+    assert abs(info['flops'] / 1e6 - 137) / 137 < 0.03
+
+
+def test_bare_backbone_and_bad_shape():
+    info = model_complexity(mmshuffle.ShuffleNetV2(), (64, 96))
+    assert info['flops'] > 0 and len(info['rows']) == 5
+    with pytest.raises(ValueError, match='shape must be'):
+        model_complexity(mmshuffle.ShuffleNetV2(), (0, 10))

@@ -1,0 +1,59 @@
+"""Parameters and FLOPs (multiply-adds) of the model of a config.
+
+    python tools/analysis_tools/get_flops.py CONFIG [--shape H [W]] [--json]
+
+Counts the convolution and fully-connected multiply-adds on a real forward
+pass (mmengine's FlopAnalyzer), per backbone stage and in total.
+"""
+import argparse
+import json
+
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+import mmshuffle  # noqa: F401
+from mmshuffle.analysis import model_complexity
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument(
+        '--shape', type=int, nargs='+', default=[224],
+        help='input size: H [W] (default 224)')
+    parser.add_argument('--json', action='store_true',
+                        help='print one JSON object instead of a table')
+    return parser.parse_args(argv)
+
+
+def build_model(cfg):
+    scope = cfg.get('default_scope', 'mmpretrain')
+    if scope == 'mmdet':
+        from mmdet.registry import MODELS
+    else:
+        from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope(scope):
+        return MODELS.build(cfg.model)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if len(args.shape) not in (1, 2):
+        raise SystemExit('error: --shape takes H or H W')
+    shape = tuple(args.shape * 2 if len(args.shape) == 1 else args.shape)
+    cfg = Config.fromfile(args.config)
+    model = build_model(cfg)
+    info = model_complexity(model, shape)
+    if args.json:
+        print(json.dumps(dict(config=args.config, shape=shape, **info)))
+        return
+    print(f'{args.config}  input 1x3x{shape[0]}x{shape[1]}')
+    print(f'{"part":<24}{"params":>14}{"MFLOPs":>12}')
+    for row in info['rows']:
+        print(f'{row["name"]:<24}{row["params"]:>14,}'
+              f'{row["flops"] / 1e6:>12.2f}')
+    print(f'{"total":<24}{info["params"]:>14,}{info["flops"] / 1e6:>12.2f}')
+
+
+if __name__ == '__main__':
+    main()

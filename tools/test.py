@@ -1,0 +1,82 @@
+"""Evaluate a checkpoint with an mmpretrain or mmdet config.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
+        [--show-dir DIR] [--cfg-options KEY=VALUE ...]
+        [--launcher none|pytorch|slurm|mpi]
+
+The checkpoint is loaded strictly: a checkpoint of another model is an
+error that names the mismatching keys, not a silently wrong result.
+"""
+import argparse
+import json
+import os.path as osp
+
+import mmshuffle  # noqa: F401  (registers backbones, safe checkpoint loading)
+from mmshuffle.engine.cli import (CLIError, add_common_args, build_runner,
+                                  fix_dataloaders, load_config, run_cli,
+                                  set_launcher, set_work_dir)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--out', help='dump the predictions to this pickle file (.pkl)')
+    parser.add_argument(
+        '--show-dir',
+        help='save images with predictions drawn on them to this directory')
+    add_common_args(parser)
+    return parser.parse_args(argv)
+
+
+def enable_visualization(cfg, show_dir: str) -> None:
+    hook = cfg.get('default_hooks', {}).get('visualization')
+    if hook is None:
+        raise CLIError('--show-dir: the config has no '
+                       'default_hooks.visualization hook')
+    if cfg.get('default_scope') == 'mmdet':
+        hook['draw'] = True
+        hook['test_out_dir'] = osp.abspath(show_dir)
+    else:
+        hook['enable'] = True
+        hook['out_dir'] = osp.abspath(show_dir)
+
+
+def dump_metric(cfg, out: str):
+    if not out.endswith(('.pkl', '.pickle')):
+        raise CLIError(f'--out must name a .pkl file, got {out!r}')
+    if cfg.get('default_scope') == 'mmdet':
+        from mmdet.evaluation import DumpDetResults
+        return DumpDetResults(out_file_path=out)
+    from mmengine.evaluator import DumpResults
+    return DumpResults(out_file_path=out)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not osp.isfile(args.checkpoint):
+        raise CLIError(f'checkpoint {args.checkpoint!r} does not exist')
+    cfg = load_config(args.config, args.cfg_options)
+    set_work_dir(cfg, args.config, args.work_dir)
+    set_launcher(cfg, args.launcher, args.local_rank)
+    cfg.load_from = args.checkpoint
+    if args.show_dir:
+        enable_visualization(cfg, args.show_dir)
+    fix_dataloaders(cfg)
+    runner = build_runner(cfg)
+    if args.out:
+        runner.test_evaluator.metrics.append(dump_metric(cfg, args.out))
+    try:
+        runner.load_checkpoint(args.checkpoint, map_location='cpu',
+                               strict=True)
+    except RuntimeError as err:
+        raise CLIError(f'checkpoint {args.checkpoint!r} does not fit the '
+                       f'model of {args.config!r}: {err}') from None
+    metrics = runner.test()
+    print('\nmetrics ' + json.dumps(
+        {k: round(float(v), 4) for k, v in metrics.items()}))
+
+
+if __name__ == '__main__':
+    run_cli(main)

@@ -1,0 +1,93 @@
+"""Train a model from an mmpretrain or mmdet config.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+        [--auto-scale-lr] [--cfg-options KEY=VALUE ...]
+        [--launcher none|pytorch|slurm|mpi]
+"""
+import argparse
+import os.path as osp
+
+import torch
+
+import mmshuffle  # noqa: F401  (registers backbones, safe checkpoint loading)
+from mmshuffle.engine.cli import (CLIError, add_common_args,
+                                  add_safe_checkpoint_hook, build_runner,
+                                  fix_dataloaders, load_config, run_cli,
+                                  set_launcher, set_work_dir)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='config file')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        const='auto',
+        metavar='CKPT',
+        help='resume from CKPT, or, without CKPT, from the latest '
+        'checkpoint of the work dir (an error if there is none)')
+    parser.add_argument(
+        '--amp', action='store_true',
+        help='automatic mixed precision (needs a CUDA GPU)')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the learning rate by the actual total batch size '
+        'over the config\'s auto_scale_lr.base_batch_size')
+    parser.add_argument(
+        '--no-validate', action='store_true',
+        help='do not evaluate during training')
+    add_common_args(parser)
+    return parser.parse_args(argv)
+
+
+def apply_resume(cfg, resume) -> None:
+    if resume is None:
+        return
+    if resume == 'auto':
+        marker = osp.join(cfg.work_dir, 'last_checkpoint')
+        if not osp.isfile(marker):
+            raise CLIError(
+                f'--resume: no checkpoint to resume from in work dir '
+                f'{cfg.work_dir!r} (no last_checkpoint file). Give the '
+                'checkpoint path (--resume CKPT) or drop --resume to start '
+                'from scratch.')
+        with open(marker) as f:
+            last = f.read().strip()
+        if not osp.isfile(last):
+            raise CLIError(f'--resume: {marker} names {last!r}, which does '
+                           'not exist')
+        cfg.load_from = last
+    else:
+        if not osp.isfile(resume):
+            raise CLIError(f'--resume: checkpoint {resume!r} does not exist')
+        cfg.load_from = resume
+    cfg.resume = True
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    set_work_dir(cfg, args.config, args.work_dir)
+    set_launcher(cfg, args.launcher, args.local_rank)
+    if args.amp:
+        if not torch.cuda.is_available():
+            raise CLIError('--amp needs a CUDA GPU and none is available; '
+                           'train in fp32 without --amp')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.auto_scale_lr:
+        if 'auto_scale_lr' not in cfg:
+            raise CLIError('--auto-scale-lr: the config has no '
+                           'auto_scale_lr.base_batch_size')
+        cfg.auto_scale_lr.enable = True
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    apply_resume(cfg, args.resume)
+    fix_dataloaders(cfg)
+    add_safe_checkpoint_hook(cfg)
+    runner = build_runner(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    run_cli(main)
