@@ -11,11 +11,16 @@ SHUFFLENET_V1_VARIANTS = [
     for w in (0.25, 0.5, 1.0, 1.5, 2.0)
 ]
 SHUFFLENET_V2_VARIANTS = [dict(widen_factor=w) for w in (0.5, 1.0, 1.5, 2.0)]
+#: the paper's detection variant ShuffleNet v2*
+SHUFFLENET_V2_STAR_VARIANTS = [
+    dict(widen_factor=w, extra_dw=True) for w in (0.5, 1.0)
+]
 MOBILENET_V2_VARIANTS = [
     dict(widen_factor=w) for w in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 ]
 ALL_VARIANTS = ([('ShuffleNetV1', kw) for kw in SHUFFLENET_V1_VARIANTS] +
                 [('ShuffleNetV2', kw) for kw in SHUFFLENET_V2_VARIANTS] +
+                [('ShuffleNetV2', kw) for kw in SHUFFLENET_V2_STAR_VARIANTS] +
                 [('MobileNetV2', kw) for kw in MOBILENET_V2_VARIANTS])
 
 #: the number of selectable outputs of each backbone

@@ -54,9 +54,11 @@ def test_config_builds_and_runs(path):
     assert type(model.backbone).__module__.startswith('mmshuffle.')
     # the config name says what the backbone is
     name = config_id(path)
-    m = re.match(r'(shufflenet-v1|shufflenet-v2|mobilenet-v2)-([\d.]+)x', name)
+    m = re.match(
+        r'(shufflenet-v1|shufflenet-v2(-star)?|mobilenet-v2)-([\d.]+)x', name)
     assert m, name
-    assert float(m.group(2)) == model.backbone.widen_factor
+    assert float(m.group(3)) == model.backbone.widen_factor
+    assert bool(m.group(2)) == getattr(model.backbone, 'extra_dw', False)
     g = re.search(r'-g(\d)_', name)
     if g:
         assert int(g.group(1)) == model.backbone.groups

@@ -23,7 +23,7 @@ def blocks(path, lang):
 def test_paths_mentioned_exist(path):
     text = open(path).read()
     for ref in set(re.findall(
-            r'(?<![\w/])((?:configs|tools|docs|mmshuffle|tests)/[\w./-]+)',
+            r'(?<![\w/])((?:configs|tools|docs|mmshuffle|tests)/[\w./<>-]+)',
             text)):
         ref = ref.rstrip('.')
         if '<' in ref or ref.endswith('/'):

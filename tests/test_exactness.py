@@ -159,3 +159,29 @@ def test_mmpretrain_weights_load_strictly_with_identical_outputs(name, kwargs):
     assert len(a) == len(b) == len(out_indices)
     for i, j in zip(a, b):
         assert_close(i, j)
+
+
+def test_shufflenet_v2_star_adds_one_depthwise_conv_per_unit():
+    plain = build_backbone('ShuffleNetV2', out_indices=(0, 1, 2, 3))
+    star = build_backbone(
+        'ShuffleNetV2', extra_dw=True, out_indices=(0, 1, 2, 3))
+    expected = 0
+    for unit_star in (u for s in star.layers[:3] for u in s):
+        first = unit_star.branch2[0].conv
+        assert first.kernel_size == (3, 3)
+        assert first.groups == first.in_channels == first.out_channels
+        assert first.stride == (1, 1)
+        expected += first.in_channels * 9 + 2 * first.in_channels  # + BN
+    assert count_params(star) - count_params(plain) == expected
+    assert star.out_channels == plain.out_channels
+
+
+def test_layers_after_the_last_output_are_frozen_and_skipped():
+    model = build_backbone('ShuffleNetV2', out_indices=(0, 1, 2))
+    model.train()
+    conv5 = model.layers[3]
+    assert all(not p.requires_grad for p in conv5.parameters())
+    assert all(p.requires_grad for p in model.layers[2].parameters())
+    outs = model(torch.randn(2, 3, 64, 64))
+    sum(o.mean() for o in outs).backward()
+    assert all(p.grad is None for p in conv5.parameters())

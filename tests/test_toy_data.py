@@ -55,3 +55,33 @@ def test_dataset_folder_format_loads_in_mmpretrain(tmp_path):
 def test_bad_arguments(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_toy_classification(str(tmp_path), progress=False, **kwargs)
+
+
+def test_detection_set_is_valid_coco(tmp_path):
+    from pycocotools.coco import COCO
+
+    from mmshuffle.datasets.toy import DET_CLASSES, make_toy_detection
+    counts = make_toy_detection(
+        str(tmp_path), num_train=30, num_val=10, size=320, progress=False)
+    assert counts['train']['images'] == 30
+    sizes = []
+    for split, num in (('train', 30), ('val', 10)):
+        coco = COCO(str(tmp_path / 'annotations' / f'instances_{split}.json'))
+        assert [c['name'] for c in coco.loadCats(coco.getCatIds())] == list(
+            DET_CLASSES)
+        assert len(coco.getImgIds()) == num
+        for img_id in coco.getImgIds():
+            info = coco.loadImgs(img_id)[0]
+            assert (tmp_path / split / info['file_name']).is_file()
+            anns = coco.loadAnns(coco.getAnnIds(imgIds=[img_id]))
+            assert 1 <= len(anns) <= 6
+            for a in anns:
+                x, y, w, h = a['bbox']
+                assert 0 <= x and 0 <= y and x + w <= 320.01 and \
+                    y + h <= 320.01
+                sizes.append(max(w, h))
+    assert min(sizes) < 20 and max(sizes) > 90  # ~12 to ~128 px
+    # train and val come from different seeds
+    a = (tmp_path / 'train' / '000000.png').read_bytes()
+    b = (tmp_path / 'val' / '000000.png').read_bytes()
+    assert a != b

@@ -74,8 +74,10 @@ def main(argv=None):
         raise CLIError(f'checkpoint {args.checkpoint!r} does not fit the '
                        f'model of {args.config!r}: {err}') from None
     metrics = runner.test()
-    print('\nmetrics ' + json.dumps(
-        {k: round(float(v), 4) for k, v in metrics.items()}))
+    print('\nmetrics ' + json.dumps({
+        k: round(float(v), 4) if isinstance(v, (int, float)) else str(v)
+        for k, v in metrics.items()
+    }))
 
 
 if __name__ == '__main__':

@@ -5,7 +5,9 @@
         [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
+import glob
 import os.path as osp
+import re
 
 import torch
 
@@ -40,22 +42,34 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def latest_checkpoint(work_dir: str):
+    """The newest ``epoch_N.pth`` / ``iter_N.pth`` in ``work_dir``."""
+    found = []
+    for path in glob.glob(osp.join(work_dir, '*.pth')):
+        m = re.fullmatch(r'(epoch|iter)_(\d+)\.pth', osp.basename(path))
+        if m:
+            found.append((int(m.group(2)), path))
+    return max(found)[1] if found else None
+
+
 def apply_resume(cfg, resume) -> None:
     if resume is None:
         return
     if resume == 'auto':
         marker = osp.join(cfg.work_dir, 'last_checkpoint')
-        if not osp.isfile(marker):
+        last = None
+        if osp.isfile(marker):
+            with open(marker) as f:
+                last = f.read().strip()
+        if not last or not osp.isfile(last):
+            # no marker, or one left empty by a crash while it was written
+            last = latest_checkpoint(cfg.work_dir)
+        if last is None:
             raise CLIError(
                 f'--resume: no checkpoint to resume from in work dir '
-                f'{cfg.work_dir!r} (no last_checkpoint file). Give the '
-                'checkpoint path (--resume CKPT) or drop --resume to start '
-                'from scratch.')
-        with open(marker) as f:
-            last = f.read().strip()
-        if not osp.isfile(last):
-            raise CLIError(f'--resume: {marker} names {last!r}, which does '
-                           'not exist')
+                f'{cfg.work_dir!r} (no last_checkpoint file and no '
+                'epoch_N.pth / iter_N.pth). Give the checkpoint path '
+                '(--resume CKPT) or drop --resume to start from scratch.')
         cfg.load_from = last
     else:
         if not osp.isfile(resume):

@@ -1,3 +1,6 @@
-from .toy import SHAPES, make_toy_classification
+from .toy import (DET_CLASSES, SHAPES, make_toy_classification,
+                  make_toy_detection)
 
-__all__ = ['SHAPES', 'make_toy_classification']
+__all__ = [
+    'DET_CLASSES', 'SHAPES', 'make_toy_classification', 'make_toy_detection'
+]

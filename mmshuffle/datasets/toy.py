@@ -1,5 +1,8 @@
 """Built-in toy data: coloured shapes on textured, noisy backgrounds.
 
+Two tasks: classification (one shape per image, mmpretrain's folder format)
+and detection (1-6 shapes per image, COCO format).
+
 Deterministic: image ``i`` of a split depends only on ``(seed, i)``, so the
 data are the same on every machine and train/val (different seeds) never
 share an image. Written with Pillow and numpy only.
@@ -136,6 +139,16 @@ class Progress:
         self.stream.flush()
 
 
+def _check_split_args(num_train, num_val, size, train_seed, val_seed):
+    for name, value in (('num_train', num_train), ('num_val', num_val),
+                        ('size', size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f'{name} must be a positive int, got {value!r}')
+    if train_seed == val_seed:
+        raise ValueError('train_seed and val_seed must differ, both are '
+                         f'{train_seed}')
+
+
 def make_toy_classification(out_dir: str,
                             num_train: int = 3000,
                             num_val: int = 600,
@@ -153,15 +166,9 @@ def make_toy_classification(out_dir: str,
     Returns:
         dict: the number of images per split and class.
     """
-    for name, value in (('num_train', num_train), ('num_val', num_val),
-                        ('size', size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f'{name} must be a positive int, got {value!r}')
+    _check_split_args(num_train, num_val, size, train_seed, val_seed)
     if size < 32:
         raise ValueError(f'size must be >= 32 pixels, got {size}')
-    if train_seed == val_seed:
-        raise ValueError('train_seed and val_seed must differ, both are '
-                         f'{train_seed}')
     counts = {}
     os.makedirs(osp.join(out_dir, 'meta'), exist_ok=True)
     for split, num, seed in (('train', num_train, train_seed),
@@ -196,5 +203,121 @@ def make_toy_classification(out_dir: str,
         counts=counts)
     # info.json is written last: its presence marks a complete data set
     with open(osp.join(out_dir, 'meta', 'info.json'), 'w') as f:
+        json.dump(info, f, indent=2)
+    return counts
+
+
+#: the detection classes (COCO category ids 1..4, in this order)
+DET_CLASSES = ('circle', 'square', 'triangle', 'star')
+
+
+def render_detection_image(seed: int, index: int, size: int,
+                           min_size: float = 12,
+                           max_size: float = 128) -> Tuple[Image.Image, list]:
+    """Image ``index`` of the split with ``seed``: 1-6 shapes of random
+    class, colour, size (box side ``min_size``..``max_size`` px, log-uniform),
+    position and rotation. Shapes may overlap; they are drawn largest first,
+    so a small shape is never hidden under a larger one.
+
+    Returns:
+        (image, objects): objects are ``dict(label, bbox)`` with ``bbox`` in
+        COCO ``[x, y, w, h]`` pixels, clipped to the image.
+    """
+    rng = np.random.default_rng([seed, index, 7])
+    img = textured_background(rng, size, size)
+    draw = ImageDraw.Draw(img)
+    objects = []
+    num = int(rng.integers(1, 7))
+    max_size = min(max_size, 0.8 * size)  # small images: shapes fit
+    sides = np.exp(rng.uniform(np.log(min_size), np.log(max_size), num))
+    # large shapes first, so a small one is never hidden under a large one
+    for side in sorted(sides, reverse=True):
+        label = int(rng.integers(len(DET_CLASSES)))
+        radius = float(side) / 2
+        cx, cy = rng.uniform(radius * 0.6, size - radius * 0.6, 2)
+        x0, y0, x1, y1 = draw_shape(draw, DET_CLASSES[label], cx, cy, radius,
+                                    rng.uniform(0, 2 * np.pi),
+                                    random_color(rng))
+        x0, y0 = max(0.0, x0), max(0.0, y0)
+        x1, y1 = min(float(size), x1), min(float(size), y1)
+        if x1 - x0 >= 4 and y1 - y0 >= 4:
+            objects.append(
+                dict(label=label, bbox=[x0, y0, x1 - x0, y1 - y0]))
+    if rng.random() < 0.5:
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.0)))
+    img = add_noise(rng, img, sigma=rng.uniform(4, 16))
+    return img, objects
+
+
+def make_toy_detection(out_dir: str,
+                       num_train: int = 800,
+                       num_val: int = 200,
+                       size: int = 320,
+                       train_seed: int = 0,
+                       val_seed: int = 1,
+                       progress: bool = True) -> dict:
+    """Write the toy detection set in COCO format.
+
+    ``out_dir/{train,val}/<index>.png`` and
+    ``out_dir/annotations/instances_{train,val}.json`` (valid for
+    pycocotools; category ids 1..4 for :data:`DET_CLASSES`), plus
+    ``out_dir/annotations/info.json`` recording the arguments (written last:
+    its presence marks a complete data set).
+
+    Returns:
+        dict: images and objects per split.
+    """
+    _check_split_args(num_train, num_val, size, train_seed, val_seed)
+    if size < 64:
+        raise ValueError(f'size must be >= 64 pixels for detection, got '
+                         f'{size}')
+    os.makedirs(osp.join(out_dir, 'annotations'), exist_ok=True)
+    categories = [
+        dict(id=i + 1, name=name, supercategory='shape')
+        for i, name in enumerate(DET_CLASSES)
+    ]
+    counts = {}
+    for split, num, seed in (('train', num_train, train_seed),
+                             ('val', num_val, val_seed)):
+        os.makedirs(osp.join(out_dir, split), exist_ok=True)
+        images, annotations = [], []
+        bar = Progress(num, f'{split} -> {osp.join(out_dir, split)}') \
+            if progress else None
+        for i in range(num):
+            img, objects = render_detection_image(seed, i, size)
+            name = f'{i:06d}.png'
+            img.save(osp.join(out_dir, split, name))
+            images.append(
+                dict(id=i + 1, file_name=name, width=size, height=size))
+            for obj in objects:
+                x, y, w, h = (round(v, 2) for v in obj['bbox'])
+                annotations.append(
+                    dict(
+                        id=len(annotations) + 1,
+                        image_id=i + 1,
+                        category_id=obj['label'] + 1,
+                        bbox=[x, y, w, h],
+                        area=round(w * h, 2),
+                        iscrowd=0))
+            if bar is not None:
+                bar.update()
+        with open(osp.join(out_dir, 'annotations',
+                           f'instances_{split}.json'), 'w') as f:
+            json.dump(
+                dict(
+                    images=images,
+                    annotations=annotations,
+                    categories=categories), f)
+        counts[split] = dict(images=num, objects=len(annotations))
+    info = dict(
+        task='detection',
+        num_train=num_train,
+        num_val=num_val,
+        size=size,
+        train_seed=train_seed,
+        val_seed=val_seed,
+        classes=list(DET_CLASSES),
+        counts=counts)
+    with open(osp.join(out_dir, 'annotations', 'info.json'), 'w') as f:
         json.dump(info, f, indent=2)
     return counts

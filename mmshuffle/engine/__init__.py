@@ -1,5 +1,8 @@
 from .checkpoint import (SafeCheckpointHook, UnsafeCheckpointError,
                          load_checkpoint_file)
+from .fileio import AtomicLocalBackend, atomic_write
 
-__all__ = ['SafeCheckpointHook', 'UnsafeCheckpointError',
-           'load_checkpoint_file']
+__all__ = [
+    'AtomicLocalBackend', 'SafeCheckpointHook', 'UnsafeCheckpointError',
+    'atomic_write', 'load_checkpoint_file'
+]

@@ -95,10 +95,13 @@ def build_runner(cfg: Config):
 
 
 def run_cli(main) -> None:
-    """Run ``main()``; a :class:`CLIError` prints one line and exits 2."""
+    """Run ``main()``; a :class:`CLIError` or a refused checkpoint prints
+    one line and exits 2."""
     import sys
+
+    from .checkpoint import UnsafeCheckpointError
     try:
         main()
-    except CLIError as err:
+    except (CLIError, UnsafeCheckpointError) as err:
         print(f'error: {err}', file=sys.stderr)
         sys.exit(2)

@@ -9,7 +9,8 @@ networks:
   error for a malformed input;
 * ``out_indices`` / ``frozen_stages`` validation, freezing (parameters *and*
   BN statistics, stem included) and ``norm_eval`` over every BatchNorm
-  flavour, re-applied by ``train()``;
+  flavour, re-applied by ``train()``; layers after the last requested
+  output are not run and their parameters are frozen;
 * ``feature_info``: the channels and stride of every returned output, so a
   neck's ``in_channels`` can be checked by code;
 * default weight initialisation, used only when ``init_cfg`` is ``None``.
@@ -131,8 +132,16 @@ class MobileBackbone(BaseModule):
             list(self.layer_names[:self.frozen_stages])
         return [self.get_submodule(n) for n in names]
 
+    def _unused_modules(self) -> List[nn.Module]:
+        """Layers after the last requested output: built (so checkpoints
+        keep their keys) but never run."""
+        last = self.out_indices[-1]
+        return [self.get_submodule(n) for n in self.layer_names[last + 1:]]
+
     def _freeze_stages(self) -> None:
-        for module in self._frozen_modules():
+        # Unused layers get no gradient; marking them frozen keeps
+        # optimizers and DistributedDataParallel from waiting for one.
+        for module in self._frozen_modules() + self._unused_modules():
             module.eval()
             for param in module.parameters():
                 param.requires_grad = False

@@ -32,6 +32,10 @@ class InvertedResidual(BaseModule):
         in_channels (int): input channels.
         out_channels (int): output channels (even).
         stride (int): 1 or 2.
+        extra_dw (bool): the paper's detection variant ShuffleNet v2*: one
+            more 3x3 depthwise conv (BN, no act) before the first 1x1 conv of
+            branch2, which enlarges the receptive field. (branch1 of a
+            stride-2 unit already starts with a depthwise conv.)
     """
 
     def __init__(self,
@@ -42,6 +46,7 @@ class InvertedResidual(BaseModule):
                  norm_cfg=dict(type='BN'),
                  act_cfg=dict(type='ReLU'),
                  with_cp: bool = False,
+                 extra_dw: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg)
         if stride not in (1, 2):
@@ -73,8 +78,12 @@ class InvertedResidual(BaseModule):
             self.branch1 = nn.Sequential(
                 conv(in_channels, in_channels, 3, stride, dw=True, act=False),
                 conv(in_channels, branch, 1))
+        branch2_in = in_channels if stride == 2 else branch
+        extra = [conv(branch2_in, branch2_in, 3, dw=True, act=False)
+                 ] if extra_dw else []
         self.branch2 = nn.Sequential(
-            conv(in_channels if stride == 2 else branch, branch, 1),
+            *extra,
+            conv(branch2_in, branch, 1),
             conv(branch, branch, 3, stride, dw=True, act=False),
             conv(branch, branch, 1))
 
@@ -101,6 +110,10 @@ class ShuffleNetV2(MobileBackbone):
 
     Args:
         widen_factor (float): one of 0.5, 1.0, 1.5, 2.0. Default: 1.0.
+        extra_dw (bool): build the paper's detection variant ShuffleNet v2*
+            (an extra 3x3 depthwise conv at the head of every unit's
+            branch2). Its state dict differs from the plain network's.
+            Default: False.
         in_channels (int): input image channels. Default: 3.
         out_indices (Sequence[int]): which outputs to return. Default: (3, ).
         frozen_stages (int): -1 freezes nothing, 0 the stem, k the stem and
@@ -128,6 +141,7 @@ class ShuffleNetV2(MobileBackbone):
 
     def __init__(self,
                  widen_factor: float = 1.0,
+                 extra_dw: bool = False,
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (3, ),
                  frozen_stages: int = -1,
@@ -141,7 +155,10 @@ class ShuffleNetV2(MobileBackbone):
                          with_cp, init_cfg)
         check_positive_number('widen_factor', widen_factor,
                               self.arch_settings)
+        if not isinstance(extra_dw, bool):
+            raise TypeError(f'extra_dw must be a bool, but got {extra_dw!r}')
         self.widen_factor = widen_factor
+        self.extra_dw = extra_dw
         *stages, last = self.arch_settings[widen_factor]
         self.stage_channels = tuple(stages)
 
@@ -169,7 +186,8 @@ class ShuffleNetV2(MobileBackbone):
                         conv_cfg=conv_cfg,
                         norm_cfg=norm_cfg,
                         act_cfg=act_cfg,
-                        with_cp=with_cp))
+                        with_cp=with_cp,
+                        extra_dw=extra_dw))
                 in_ch = out_ch
             self.layers.append(nn.Sequential(*units))
         self.layers.append(  # conv5

@@ -1,0 +1,6 @@
+from .torchvision import (check_against_model, convert_torchvision,
+                          detect_arch, unwrap)
+
+__all__ = [
+    'check_against_model', 'convert_torchvision', 'detect_arch', 'unwrap'
+]

@@ -1,0 +1,3 @@
+from .lite_retina_head import LiteRetinaHead
+
+__all__ = ['LiteRetinaHead']

@@ -1,0 +1,3 @@
+from .lite_fpn import LiteFPN
+
+__all__ = ['LiteFPN']

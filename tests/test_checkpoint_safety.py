@@ -1,0 +1,201 @@
+"""Checkpoints from elsewhere cannot run code: a crafted pickle is refused,
+with an error naming the file, on every path that reads a checkpoint.
+Checkpoint files are written atomically."""
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from mmshuffle.engine import (UnsafeCheckpointError, atomic_write,
+                              load_checkpoint_file)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CLS_CFG = osp.join(ROOT, 'configs', 'toy',
+                   'shufflenet-v2-1x_1xb64-30e_toy-shapes.py')
+DET_CFG = osp.join(ROOT, 'configs', 'toy',
+                   'retinanet_shufflenet-v2-1x_fpn_toy-det.py')
+
+
+class Exploit:
+    """Unpickling this would run a shell command that creates a file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+@pytest.fixture
+def evil(tmp_path):
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'meta': Exploit(str(marker))}, path)
+    # the file really is dangerous with the unrestricted unpickler
+    torch.load(path, weights_only=False)
+    assert marker.exists()
+    marker.unlink()
+    return path, marker
+
+
+def test_loader_refuses_and_names_the_file(evil):
+    path, marker = evil
+    with pytest.raises(UnsafeCheckpointError, match='refusing to load '
+                       f'checkpoint .*{path.name}'):
+        load_checkpoint_file(str(path))
+    assert not marker.exists()
+    from mmengine.runner.checkpoint import _load_checkpoint
+    with pytest.raises(UnsafeCheckpointError):  # mmengine's own entry point
+        _load_checkpoint(str(path))
+    assert not marker.exists()
+
+
+def _cli(args, cwd):
+    return subprocess.run([sys.executable] + args,
+                          cwd=cwd,
+                          capture_output=True,
+                          text=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('path_kind', [
+    'test.py', 'load_from', 'resume', 'init_cfg', 'converter'
+])
+def test_every_cli_path_refuses_a_crafted_pickle(evil, tmp_path, path_kind):
+    from mmshuffle.datasets.toy import (make_toy_classification,
+                                        make_toy_detection)
+    path, marker = evil
+    # tiny data at the configs' default paths: the runner builds its
+    # dataloaders before it loads a checkpoint
+    make_toy_classification(
+        str(tmp_path / 'data' / 'toy_shapes'),
+        num_train=12,
+        num_val=6,
+        size=32,
+        progress=False)
+    make_toy_detection(
+        str(tmp_path / 'data' / 'toy_det'),
+        num_train=4,
+        num_val=2,
+        size=64,
+        progress=False)
+    train = osp.join(ROOT, 'tools', 'train.py')
+    if path_kind == 'test.py':
+        args = [osp.join(ROOT, 'tools', 'test.py'), CLS_CFG, str(path)]
+    elif path_kind == 'load_from':
+        args = [train, CLS_CFG, '--cfg-options', f'load_from={path}']
+    elif path_kind == 'resume':
+        args = [train, CLS_CFG, '--resume', str(path)]
+    elif path_kind == 'init_cfg':
+        args = [
+            train, DET_CFG, '--cfg-options',
+            f'model.backbone.init_cfg.checkpoint={path}'
+        ]
+    else:
+        args = [
+            osp.join(ROOT, 'tools', 'model_converters',
+                     'torchvision2mmshuffle.py'),
+            str(path),
+            str(tmp_path / 'out.pth')
+        ]
+    # the tools fail on the checkpoint before they need any data
+    proc = _cli(args + ['--work-dir', str(tmp_path / 'wd')]
+                if path_kind != 'converter' else args, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert 'refusing to load checkpoint' in proc.stderr, proc.stderr[-2000:]
+    assert str(path) in proc.stderr
+    assert not marker.exists()
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
+    target = tmp_path / 'ckpt.pth'
+    atomic_write(b'old', target)
+
+    import mmshuffle.engine.fileio as fileio
+    real = fileio.os.fsync
+
+    def crash(fd):
+        raise KeyboardInterrupt  # e.g. Ctrl-C in the middle of a save
+
+    fileio.os.fsync = crash
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            atomic_write(b'new' * 1000, target)
+    finally:
+        fileio.os.fsync = real
+    assert target.read_bytes() == b'old'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['ckpt.pth']
+
+
+def test_mmengine_saves_through_the_atomic_backend(tmp_path):
+    from mmengine.fileio import get_file_backend
+    from mmengine.runner.checkpoint import save_checkpoint
+
+    from mmshuffle.engine import AtomicLocalBackend
+    assert isinstance(get_file_backend(str(tmp_path)), AtomicLocalBackend)
+    save_checkpoint({'state_dict': {'w': torch.ones(2)}},
+                    str(tmp_path / 'a.pth'))
+    assert torch.load(tmp_path / 'a.pth', weights_only=True)['state_dict'][
+        'w'].sum() == 2
+    assert [p.name for p in tmp_path.iterdir()] == ['a.pth']
+
+
+@pytest.mark.slow
+def test_sigkill_while_saving_then_resume_completes(tmp_path):
+    """Kill a real training run (SIGKILL) while it is writing a checkpoint,
+    then ``--resume``: every checkpoint on disk is complete and the resumed
+    run finishes all its epochs."""
+    import glob
+    import signal
+    import time
+
+    from mmshuffle.datasets.toy import make_toy_classification
+    make_toy_classification(
+        str(tmp_path / 'data' / 'toy_shapes'),
+        num_train=48,
+        num_val=12,
+        size=64,
+        progress=False)
+    work_dir = tmp_path / 'run'
+    args = [
+        sys.executable,
+        osp.join(ROOT, 'tools', 'train.py'), CLS_CFG, '--work-dir',
+        str(work_dir), '--cfg-options', 'train_cfg.max_epochs=8',
+        'train_cfg.val_interval=100', 'train_dataloader.batch_size=8',
+        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+        'default_hooks.checkpoint.save_best=None',
+        'default_hooks.checkpoint.max_keep_ckpts=-1'
+    ]
+    proc = subprocess.Popen(
+        args, cwd=tmp_path, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    killed_mid_save = False
+    deadline = time.time() + 300
+    try:
+        # wait until the second checkpoint's temporary file appears, i.e.
+        # the process is in the middle of writing it, and kill it there
+        while time.time() < deadline and proc.poll() is None:
+            tmp = glob.glob(str(work_dir / '.epoch_*.pth.*.tmp'))
+            if tmp and glob.glob(str(work_dir / 'epoch_1.pth')):
+                proc.send_signal(signal.SIGKILL)
+                killed_mid_save = True
+                break
+            time.sleep(0.0005)
+    finally:
+        if proc.poll() is None and not killed_mid_save:
+            proc.kill()
+        proc.wait()
+    assert killed_mid_save, 'the run ended before a save could be caught'
+    saved = sorted(glob.glob(str(work_dir / 'epoch_*.pth')))
+    assert saved
+    for path in saved:  # no truncated checkpoint under a final name
+        torch.load(path, weights_only=True)
+    resumed = subprocess.run(
+        args + ['--resume'], cwd=tmp_path, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    final = torch.load(work_dir / 'epoch_8.pth', weights_only=True)
+    assert final['meta']['epoch'] == 8
+    assert 'resumed epoch:' in resumed.stdout + resumed.stderr

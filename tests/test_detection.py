@@ -1,0 +1,203 @@
+"""Every detection config builds, trains one step and predicts on CPU; its
+feature pyramid agrees with what the backbone reports; the COCO evaluation
+path gives mAP 1.0 for perfect predictions."""
+import glob
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+import mmshuffle  # noqa: F401
+from mmshuffle.datasets.toy import DET_CLASSES, make_toy_detection
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DET_CONFIGS = sorted(
+    glob.glob(osp.join(ROOT, 'configs', 'retinanet', '*.py')) +
+    glob.glob(osp.join(ROOT, 'configs', 'faster_rcnn', '*.py')) +
+    glob.glob(osp.join(ROOT, 'configs', 'toy', '*toy-det.py')))
+
+
+def config_id(path):
+    return osp.basename(path)[:-3]
+
+
+def build_detector(cfg):
+    from mmdet.registry import MODELS
+    cfg.model.backbone.init_cfg = None  # no weights needed here
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MODELS.build(cfg.model)
+    model.init_weights()
+    return model
+
+
+def test_configs_exist():
+    names = {config_id(p) for p in DET_CONFIGS}
+    for bb in ('shufflenet-v1-1x-g3', 'shufflenet-v2-1x', 'mobilenet-v2-1x'):
+        assert f'retinanet_{bb}_fpn_1x_coco' in names
+        assert f'faster-rcnn_{bb}_fpn_1x_coco' in names
+        assert f'retinanet-lite_{bb}_lite-fpn_1x_coco' in names
+    assert 'retinanet_shufflenet-v2-star-1x_fpn_1x_coco' in names
+
+
+@pytest.mark.parametrize('path', DET_CONFIGS, ids=config_id)
+def test_pyramid_matches_the_backbone(path):
+    cfg = Config.fromfile(path)
+    assert cfg.default_scope == 'mmdet'
+    assert cfg.model.backbone.type.startswith('mmshuffle.')
+    init = Config.fromfile(path).model.backbone.init_cfg
+    assert init.type == 'Pretrained' and init.prefix == 'backbone.'
+    model = build_detector(cfg)
+    backbone = model.backbone
+    assert list(model.neck.in_channels) == list(backbone.out_channels)
+    strides = list(backbone.out_strides)
+    head = getattr(model, 'bbox_head', None) or model.rpn_head
+    anchor_strides = [s[0] for s in head.prior_generator.strides]
+    num_levels = cfg.model.neck.num_outs
+    # one anchor level per pyramid level, the first ones at the backbone's
+    # real output strides, each extra level twice the previous
+    assert len(anchor_strides) == num_levels
+    assert anchor_strides[:len(strides)] == strides
+    for a, b in zip(anchor_strides, anchor_strides[1:]):
+        assert b == 2 * a
+    if hasattr(model, 'roi_head'):
+        roi_strides = list(
+            model.roi_head.bbox_roi_extractor.featmap_strides)
+        assert roi_strides == anchor_strides[:len(roi_strides)]
+
+
+def _batch(num_classes):
+    from mmdet.testing import demo_mm_inputs
+    return demo_mm_inputs(
+        batch_size=2,
+        image_shapes=[(3, 197, 250), (3, 230, 181)],
+        num_items=[3, 2],
+        num_classes=num_classes)
+
+
+@pytest.mark.parametrize('path', DET_CONFIGS, ids=config_id)
+def test_train_step_and_inference(path):
+    cfg = Config.fromfile(path)
+    model = build_detector(cfg)
+    head_cfg = cfg.model.get('bbox_head') or cfg.model.roi_head.bbox_head
+    packed = _batch(head_cfg.num_classes)
+    model.train()
+    data = model.data_preprocessor(packed, True)
+    losses = model(**data, mode='loss')
+    loss, _ = model.parse_losses(losses)
+    assert torch.isfinite(loss)
+    loss.backward()
+    backbone = model.backbone
+    frozen = {
+        id(p)
+        for m in backbone._frozen_modules() for p in m.parameters()
+    }
+    unused = {
+        id(p)
+        for m in backbone._unused_modules() for p in m.parameters()
+    }
+    trainable = [(n, p) for n, p in backbone.named_parameters()
+                 if id(p) not in frozen | unused]
+    assert trainable
+    for n, p in trainable:
+        assert p.grad is not None, f'no gradient reached backbone.{n}'
+    for n, p in backbone.named_parameters():
+        if id(p) in frozen:
+            assert p.grad is None, n
+    model.eval()
+    with torch.no_grad():
+        results = model.test_step(packed)
+    assert len(results) == 2
+    for res, (h, w) in zip(results, [(197, 250), (230, 181)]):
+        boxes = res.pred_instances.bboxes
+        assert boxes.shape[1] == 4 and torch.isfinite(boxes).all()
+        assert tuple(res.ori_shape) == (h, w)
+
+
+def test_coco_evaluation_of_perfect_predictions_is_1(tmp_path):
+    from mmdet.evaluation import CocoMetric
+    from pycocotools.coco import COCO
+    make_toy_detection(
+        str(tmp_path), num_train=4, num_val=12, size=128, progress=False)
+    ann = str(tmp_path / 'annotations' / 'instances_val.json')
+    coco = COCO(ann)
+    metric = CocoMetric(ann_file=ann, metric='bbox')
+    metric.dataset_meta = dict(classes=DET_CLASSES)
+    samples = []
+    for img_id in coco.getImgIds():
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=[img_id]))
+        boxes = np.array([[a['bbox'][0], a['bbox'][1],
+                           a['bbox'][0] + a['bbox'][2],
+                           a['bbox'][1] + a['bbox'][3]] for a in anns],
+                         dtype=np.float32).reshape(-1, 4)
+        labels = np.array([a['category_id'] - 1 for a in anns])
+        samples.append(
+            dict(
+                img_id=img_id,
+                ori_shape=(128, 128),
+                pred_instances=dict(
+                    bboxes=torch.from_numpy(boxes),
+                    scores=torch.ones(len(anns)),
+                    labels=torch.from_numpy(labels))))
+    metric.process({}, samples)
+    result = metric.evaluate(len(samples))
+    assert result['coco/bbox_mAP'] == pytest.approx(1.0)
+    assert result['coco/bbox_mAP_50'] == pytest.approx(1.0)
+    # and a wrong class everywhere gives 0
+    metric = CocoMetric(ann_file=ann, metric='bbox')
+    metric.dataset_meta = dict(classes=DET_CLASSES)
+    for s in samples:
+        s['pred_instances']['labels'] = (s['pred_instances']['labels'] +
+                                         1) % len(DET_CLASSES)
+    metric.process({}, samples)
+    assert metric.evaluate(len(samples))['coco/bbox_mAP'] == 0.0
+
+
+@pytest.mark.slow
+def test_train_test_show_dir_through_the_clis(tmp_path):
+    import json
+    import subprocess
+    import sys
+    make_toy_detection(
+        str(tmp_path / 'data' / 'toy_det'),
+        num_train=8,
+        num_val=4,
+        size=128,
+        progress=False)
+    config = osp.join(ROOT, 'configs', 'toy',
+                      'retinanet_shufflenet-v2-1x_fpn_toy-det.py')
+    common = [
+        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+        'test_dataloader.num_workers=0'
+    ]
+
+    def run(args):
+        proc = subprocess.run([sys.executable] + args,
+                              cwd=tmp_path,
+                              capture_output=True,
+                              text=True)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return proc
+
+    run([
+        osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', 'run',
+        '--cfg-options', 'model.backbone.init_cfg=None',
+        'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'
+    ] + common)
+    assert (tmp_path / 'run' / 'epoch_1.pth').is_file()
+    proc = run([
+        osp.join(ROOT, 'tools', 'test.py'), config, 'run/epoch_1.pth',
+        '--work-dir', 'test', '--show-dir', 'pictures', '--cfg-options',
+        'model.test_cfg.score_thr=0.0'  # an untrained model: keep every box
+    ] + common)
+    line = [ln for ln in proc.stdout.splitlines()
+            if ln.startswith('metrics ')][-1]
+    metrics = json.loads(line[len('metrics '):])
+    for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75',
+                'coco/bbox_mAP_s', 'coco/bbox_mAP_m', 'coco/bbox_mAP_l'):
+        assert key in metrics
+    pictures = list((tmp_path / 'pictures').rglob('*.png')) + list(
+        (tmp_path / 'pictures').rglob('*.jpg'))
+    assert len(pictures) == 4
