@@ -199,3 +199,30 @@ def test_sigkill_while_saving_then_resume_completes(tmp_path):
     final = torch.load(work_dir / 'epoch_8.pth', weights_only=True)
     assert final['meta']['epoch'] == 8
     assert 'resumed epoch:' in resumed.stdout + resumed.stderr
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'garbage'])
+def test_corrupted_checkpoint_gets_a_clear_error(tmp_path, damage):
+    good = tmp_path / 'good.pth'
+    torch.save({'state_dict': {'w': torch.ones(1000)}}, good)
+    bad = tmp_path / 'bad.pth'
+    data = good.read_bytes()
+    bad.write_bytes(data[:len(data) // 2] if damage == 'truncated' else
+                    b'not a checkpoint at all')
+    with pytest.raises(UnsafeCheckpointError,
+                       match=f"cannot read checkpoint '{bad}': the file is "
+                       'truncated or corrupted'):
+        load_checkpoint_file(str(bad))
+
+
+@pytest.mark.slow
+def test_test_tool_reports_a_truncated_checkpoint(tmp_path):
+    good = tmp_path / 'good.pth'
+    torch.save({'state_dict': {'w': torch.ones(1000)}}, good)
+    bad = tmp_path / 'bad.pth'
+    bad.write_bytes(good.read_bytes()[:500])
+    proc = _cli([osp.join(ROOT, 'tools', 'test.py'), CLS_CFG, str(bad)],
+                cwd=tmp_path)
+    assert proc.returncode == 2
+    assert f"error: cannot read checkpoint '{bad}'" in proc.stderr
+    assert 'Traceback' not in proc.stderr

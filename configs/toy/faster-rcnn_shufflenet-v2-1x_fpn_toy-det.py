@@ -5,7 +5,9 @@ _base_ = [
 ]
 # Faster R-CNN (mmdet's FPN, RPN and RoI head) on ShuffleNet V2 1x,
 # CPU-sized: 128-channel FPN and RoI features, 512-d box head (the COCO
-# config has 256 and 1024), on the built-in toy shapes. The backbone starts from the toy classification
+# config has 256 and 1024), at most 300 proposals and 128 sampled RoIs per
+# image (COCO: 1000 and 512; a toy image has at most 6 objects), on the
+# built-in toy shapes. The backbone starts from the toy classification
 # demo's checkpoint, standing in for ImageNet weights (same Pretrained path
 # as the COCO configs); override with
 # --cfg-options model.backbone.init_cfg.checkpoint=PATH
@@ -30,6 +32,10 @@ model = dict(
         bbox_roi_extractor=dict(out_channels=128),
         bbox_head=dict(
             in_channels=128, fc_out_channels=512, num_classes=4)),
+    train_cfg=dict(
+        rpn_proposal=dict(nms_pre=1000, max_per_img=300),
+        rcnn=dict(sampler=dict(num=128))),
+    test_cfg=dict(rpn=dict(nms_pre=1000, max_per_img=300)),
 )
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=4)
 val_cfg = dict(type='ValLoop')

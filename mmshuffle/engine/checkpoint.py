@@ -34,7 +34,8 @@ _BUFFER_TAG = '__mmshuffle_history_buffer__'
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
-    """A checkpoint holds objects outside the weights-only allow-list."""
+    """A checkpoint holds objects outside the weights-only allow-list, or
+    cannot be read at all (truncated or corrupted)."""
 
 
 def to_safe(obj: Any) -> Any:
@@ -102,14 +103,28 @@ def load_checkpoint_file(filename: str, map_location=None) -> Any:
     try:
         return torch.load(
             filename, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        reason = str(err).strip().splitlines()[0] if str(err) else repr(err)
-        raise UnsafeCheckpointError(
-            f'refusing to load checkpoint {filename!r}: it holds Python '
-            'objects outside the weights-only allow-list, which could run '
-            f'code when unpickled ({reason}). Checkpoints written by '
-            'mmshuffle, torchvision and mmpretrain state dicts load; '
-            'convert other files with a trusted tool first.') from None
+    except Exception as err:  # noqa: BLE001 (turned into a clear error)
+        message = str(err).strip()
+        lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+        reason = lines[0] if lines else repr(err)
+        globals_ = [ln for ln in lines if 'GLOBAL' in ln]
+        if isinstance(err, pickle.UnpicklingError) and \
+                'weights only' in message.lower() and \
+                'unsupported operand' not in message.lower():
+            raise UnsafeCheckpointError(
+                f'refusing to load checkpoint {filename!r}: it holds Python '
+                'objects outside the weights-only allow-list, which could '
+                f'run code when unpickled ({(globals_ or [reason])[0]}). '
+                'Checkpoints written by mmshuffle, torchvision and '
+                'mmpretrain state dicts load; convert other files with a '
+                'trusted tool first.') from None
+        raise _corrupt(filename, reason) from None
+
+
+def _corrupt(filename: str, reason: str) -> UnsafeCheckpointError:
+    return UnsafeCheckpointError(
+        f'cannot read checkpoint {filename!r}: the file is truncated or '
+        f'corrupted ({reason})')
 
 
 @CheckpointLoader.register_scheme(prefixes='', force=True)
