@@ -66,3 +66,19 @@ def count_params(module, trainable_only=False):
 
 def assert_close(a, b, atol=1e-5):
     torch.testing.assert_close(a, b, atol=atol, rtol=0)
+
+
+def make_tiny_toy_data(root, cls=None, det=None):
+    """Write small toy data sets at the configs' default paths under
+    ``root`` (``data/toy_shapes``, ``data/toy_det``), for CLI tests that
+    run from ``root``. ``cls``/``det``: ``(num_train, num_val, size)``."""
+    import os.path as osp
+
+    from mmshuffle.datasets.toy import (make_toy_classification,
+                                        make_toy_detection)
+    if cls:
+        make_toy_classification(
+            osp.join(str(root), 'data', 'toy_shapes'), *cls, progress=False)
+    if det:
+        make_toy_detection(
+            osp.join(str(root), 'data', 'toy_det'), *det, progress=False)

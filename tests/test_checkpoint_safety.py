@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import torch
+from helpers import make_tiny_toy_data
 
 from mmshuffle.engine import (UnsafeCheckpointError, atomic_write,
                               load_checkpoint_file)
@@ -65,23 +66,9 @@ def _cli(args, cwd):
     'test.py', 'load_from', 'resume', 'init_cfg', 'converter'
 ])
 def test_every_cli_path_refuses_a_crafted_pickle(evil, tmp_path, path_kind):
-    from mmshuffle.datasets.toy import (make_toy_classification,
-                                        make_toy_detection)
     path, marker = evil
-    # tiny data at the configs' default paths: the runner builds its
-    # dataloaders before it loads a checkpoint
-    make_toy_classification(
-        str(tmp_path / 'data' / 'toy_shapes'),
-        num_train=12,
-        num_val=6,
-        size=32,
-        progress=False)
-    make_toy_detection(
-        str(tmp_path / 'data' / 'toy_det'),
-        num_train=4,
-        num_val=2,
-        size=64,
-        progress=False)
+    # the runner builds its dataloaders before it loads a checkpoint
+    make_tiny_toy_data(tmp_path, cls=(12, 6, 32), det=(4, 2, 64))
     train = osp.join(ROOT, 'tools', 'train.py')
     if path_kind == 'test.py':
         args = [osp.join(ROOT, 'tools', 'test.py'), CLS_CFG, str(path)]
@@ -152,13 +139,7 @@ def test_sigkill_while_saving_then_resume_completes(tmp_path):
     import signal
     import time
 
-    from mmshuffle.datasets.toy import make_toy_classification
-    make_toy_classification(
-        str(tmp_path / 'data' / 'toy_shapes'),
-        num_train=48,
-        num_val=12,
-        size=64,
-        progress=False)
+    make_tiny_toy_data(tmp_path, cls=(48, 12, 64))
     work_dir = tmp_path / 'run'
     args = [
         sys.executable,

@@ -7,6 +7,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from helpers import make_tiny_toy_data
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
@@ -160,12 +161,7 @@ def test_train_test_show_dir_through_the_clis(tmp_path):
     import json
     import subprocess
     import sys
-    make_toy_detection(
-        str(tmp_path / 'data' / 'toy_det'),
-        num_train=8,
-        num_val=4,
-        size=128,
-        progress=False)
+    make_tiny_toy_data(tmp_path, det=(8, 4, 128))
     config = osp.join(ROOT, 'configs', 'toy',
                       'retinanet_shufflenet-v2-1x_fpn_toy-det.py')
     common = [

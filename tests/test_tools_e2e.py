@@ -10,8 +10,8 @@ import sys
 
 import pytest
 import torch
+from helpers import make_tiny_toy_data
 
-from mmshuffle.datasets.toy import make_toy_classification
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TRAIN = osp.join(ROOT, 'tools', 'train.py')
@@ -55,12 +55,7 @@ def workspace(tmp_path_factory):
     """A directory outside the repo with the toy data at the configs'
     default path (data/toy_shapes)."""
     ws = tmp_path_factory.mktemp('ws')
-    make_toy_classification(
-        str(ws / 'data' / 'toy_shapes'),
-        num_train=48,
-        num_val=24,
-        size=64,
-        progress=False)
+    make_tiny_toy_data(ws, cls=(48, 24, 64))
     return ws
 
 
