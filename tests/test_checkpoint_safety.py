@@ -10,8 +10,8 @@ import pytest
 import torch
 from helpers import make_tiny_toy_data
 
-from mmshuffle.engine import (UnsafeCheckpointError, atomic_write,
-                              load_checkpoint_file)
+from mmshuffle.engine import (CheckpointReadError, UnsafeCheckpointError,
+                              atomic_write, load_checkpoint_file)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLS_CFG = osp.join(ROOT, 'configs', 'toy',
@@ -190,7 +190,7 @@ def test_corrupted_checkpoint_gets_a_clear_error(tmp_path, damage):
     data = good.read_bytes()
     bad.write_bytes(data[:len(data) // 2] if damage == 'truncated' else
                     b'not a checkpoint at all')
-    with pytest.raises(UnsafeCheckpointError,
+    with pytest.raises(CheckpointReadError,
                        match=f"cannot read checkpoint '{bad}': the file is "
                        'truncated or corrupted'):
         load_checkpoint_file(str(bad))

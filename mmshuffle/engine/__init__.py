@@ -1,8 +1,8 @@
-from .checkpoint import (SafeCheckpointHook, UnsafeCheckpointError,
-                         load_checkpoint_file)
+from .checkpoint import (CheckpointReadError, SafeCheckpointHook,
+                         UnsafeCheckpointError, load_checkpoint_file)
 from .fileio import AtomicLocalBackend, atomic_write
 
 __all__ = [
-    'AtomicLocalBackend', 'SafeCheckpointHook', 'UnsafeCheckpointError',
-    'atomic_write', 'load_checkpoint_file'
+    'AtomicLocalBackend', 'CheckpointReadError', 'SafeCheckpointHook',
+    'UnsafeCheckpointError', 'atomic_write', 'load_checkpoint_file'
 ]

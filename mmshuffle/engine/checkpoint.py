@@ -33,9 +33,12 @@ from mmshuffle.registry import HOOKS
 _BUFFER_TAG = '__mmshuffle_history_buffer__'
 
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
-    """A checkpoint holds objects outside the weights-only allow-list, or
-    cannot be read at all (truncated or corrupted)."""
+class CheckpointReadError(pickle.UnpicklingError):
+    """A checkpoint file cannot be read (truncated or corrupted)."""
+
+
+class UnsafeCheckpointError(CheckpointReadError):
+    """A checkpoint holds objects outside the weights-only allow-list."""
 
 
 def to_safe(obj: Any) -> Any:
@@ -95,6 +98,7 @@ def load_checkpoint_file(filename: str, map_location=None) -> Any:
         FileNotFoundError: ``filename`` is not a file.
         UnsafeCheckpointError: the file holds Python objects outside the
             weights-only allow-list (they could run code when unpickled).
+        CheckpointReadError: the file is truncated or corrupted.
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
@@ -121,8 +125,8 @@ def load_checkpoint_file(filename: str, map_location=None) -> Any:
         raise _corrupt(filename, reason) from None
 
 
-def _corrupt(filename: str, reason: str) -> UnsafeCheckpointError:
-    return UnsafeCheckpointError(
+def _corrupt(filename: str, reason: str) -> CheckpointReadError:
+    return CheckpointReadError(
         f'cannot read checkpoint {filename!r}: the file is truncated or '
         f'corrupted ({reason})')
 

@@ -99,9 +99,9 @@ def run_cli(main) -> None:
     one line and exits 2."""
     import sys
 
-    from .checkpoint import UnsafeCheckpointError
+    from .checkpoint import CheckpointReadError
     try:
         main()
-    except (CLIError, UnsafeCheckpointError) as err:
+    except (CLIError, CheckpointReadError) as err:
         print(f'error: {err}', file=sys.stderr)
         sys.exit(2)

@@ -22,7 +22,7 @@ import torch
 import mmshuffle  # noqa: F401
 from mmshuffle.converters import (check_against_model, convert_torchvision,
                                   detect_arch, unwrap)
-from mmshuffle.engine.checkpoint import (UnsafeCheckpointError,
+from mmshuffle.engine.checkpoint import (CheckpointReadError,
                                          load_checkpoint_file)
 
 ARCHS = {
@@ -76,7 +76,7 @@ def main(argv=None):
         num_classes = converted['head.fc.weight'].shape[0]
         check_against_model(converted, build_classifier(arch, num_classes))
     except (ValueError, KeyError, FileNotFoundError,
-            UnsafeCheckpointError) as err:
+            CheckpointReadError) as err:
         sys.exit(f'error: {args.src}: {err}')
     tmp = f'{args.dst}.tmp.{os.getpid()}'
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
