@@ -1,6 +1,7 @@
 """Checkpoints from elsewhere cannot run code: a crafted pickle is refused,
 with an error naming the file, on every path that reads a checkpoint.
-Checkpoint files are written atomically."""
+Checkpoint files and the ``last_checkpoint`` marker are written
+atomically."""
 import os
 import os.path as osp
 import subprocess
@@ -130,6 +131,81 @@ def test_mmengine_saves_through_the_atomic_backend(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ['a.pth']
 
 
+def _toy_runner(work_dir, max_epochs, resume=False):
+    """A real mmengine Runner on a two-parameter model."""
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+    from torch.utils.data import DataLoader
+
+    class Toy(BaseModel):
+
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(2, 1)
+
+        def forward(self, inputs, data_samples=None, mode='tensor'):
+            out = self.linear(inputs)
+            return dict(loss=out.pow(2).mean()) if mode == 'loss' else out
+
+    data = [dict(inputs=torch.ones(2) * i) for i in range(4)]
+    return Runner(
+        model=Toy(),
+        work_dir=str(work_dir),
+        train_dataloader=DataLoader(data, batch_size=2),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        default_hooks=dict(checkpoint=dict(
+            type='mmshuffle.AtomicCheckpointHook', interval=1,
+            max_keep_ckpts=2)),
+        custom_hooks=[dict(type='mmshuffle.SafeCheckpointHook')],
+        resume=resume,
+        default_scope='mmengine')
+
+
+def test_last_checkpoint_marker_is_written_atomically(tmp_path):
+    """The marker names the newest checkpoint; a crash while it is being
+    replaced leaves the previous complete marker, never an empty one."""
+    import mmshuffle.engine.fileio as fileio
+    work_dir = tmp_path / 'run'
+    _toy_runner(work_dir, max_epochs=3).train()
+    marker = work_dir / 'last_checkpoint'
+    assert marker.read_text() == str(work_dir / 'epoch_3.pth')
+    # max_keep_ckpts=2 bookkeeping is mmengine's: epoch_1 was removed
+    assert sorted(p.name for p in work_dir.glob('epoch_*.pth')) == [
+        'epoch_2.pth', 'epoch_3.pth']
+
+    real_replace = fileio.os.replace
+
+    def crash_on_marker(src, dst):
+        if osp.basename(dst) == 'last_checkpoint':
+            raise KeyboardInterrupt  # killed while the marker is replaced
+        return real_replace(src, dst)
+
+    fileio.os.replace = crash_on_marker
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _toy_runner(work_dir, max_epochs=4, resume=True).train()
+    finally:
+        fileio.os.replace = real_replace
+    assert marker.read_text() == str(work_dir / 'epoch_3.pth')
+    assert (work_dir / 'epoch_4.pth').is_file()
+    assert not list(work_dir.glob('.last_checkpoint*'))  # no temp left
+
+
+def test_train_tool_upgrades_a_plain_checkpoint_hook():
+    from mmengine.config import Config
+
+    from mmshuffle.engine.cli import add_safe_checkpoint_hook
+    cfg = Config(dict(default_hooks=dict(
+        checkpoint=dict(type='CheckpointHook', interval=2))))
+    add_safe_checkpoint_hook(cfg)
+    assert cfg.default_hooks.checkpoint.type == \
+        'mmshuffle.AtomicCheckpointHook'
+    assert cfg.default_hooks.checkpoint.interval == 2
+    assert [h.type for h in cfg.custom_hooks] == [
+        'mmshuffle.SafeCheckpointHook']
+
+
 @pytest.mark.slow
 def test_sigkill_while_saving_then_resume_completes(tmp_path):
     """Kill a real training run (SIGKILL) while it is writing a checkpoint,
@@ -174,6 +250,9 @@ def test_sigkill_while_saving_then_resume_completes(tmp_path):
     assert saved
     for path in saved:  # no truncated checkpoint under a final name
         torch.load(path, weights_only=True)
+    marker = work_dir / 'last_checkpoint'
+    if marker.exists():  # absent only if killed before the first marker
+        torch.load(marker.read_text(), weights_only=True)
     resumed = subprocess.run(
         args + ['--resume'], cwd=tmp_path, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]

@@ -8,7 +8,7 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     # keep the best top-1 checkpoint and the last 3
     checkpoint=dict(
-        type='CheckpointHook',
+        type='mmshuffle.AtomicCheckpointHook',
         interval=1,
         max_keep_ckpts=3,
         save_best='auto'),

@@ -1,8 +1,10 @@
-from .checkpoint import (CheckpointReadError, SafeCheckpointHook,
-                         UnsafeCheckpointError, load_checkpoint_file)
+from .checkpoint import (AtomicCheckpointHook, CheckpointReadError,
+                         SafeCheckpointHook, UnsafeCheckpointError,
+                         load_checkpoint_file)
 from .fileio import AtomicLocalBackend, atomic_write
 
 __all__ = [
-    'AtomicLocalBackend', 'CheckpointReadError', 'SafeCheckpointHook',
-    'UnsafeCheckpointError', 'atomic_write', 'load_checkpoint_file'
+    'AtomicCheckpointHook', 'AtomicLocalBackend', 'CheckpointReadError',
+    'SafeCheckpointHook', 'UnsafeCheckpointError', 'atomic_write',
+    'load_checkpoint_file'
 ]

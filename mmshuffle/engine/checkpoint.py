@@ -24,11 +24,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from mmengine.hooks import Hook
+from mmengine.dist import is_main_process
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from mmshuffle.registry import HOOKS
+
+from .fileio import atomic_write
 
 _BUFFER_TAG = '__mmshuffle_history_buffer__'
 
@@ -157,3 +160,59 @@ class SafeCheckpointHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if 'message_hub' in checkpoint:
             checkpoint['message_hub'] = from_safe(checkpoint['message_hub'])
+
+
+@HOOKS.register_module()
+class AtomicCheckpointHook(CheckpointHook):
+    """mmengine's ``CheckpointHook`` whose ``last_checkpoint`` marker is
+    written atomically.
+
+    The checkpoint files themselves already go through
+    :class:`~mmshuffle.engine.fileio.AtomicLocalBackend`. mmengine 0.10.7
+    writes the ``last_checkpoint`` marker with a plain ``open()``, so a
+    process killed at that moment leaves an empty marker and
+    ``--resume`` finds nothing. This hook saves exactly as mmengine does
+    (same files, same ``max_keep_ckpts`` bookkeeping) and then writes the
+    marker through :func:`~mmshuffle.engine.fileio.atomic_write`: a reader
+    sees the previous complete path or the new one.
+
+    The configs use it as ``type='mmshuffle.AtomicCheckpointHook'``;
+    ``tools/train.py`` upgrades a plain ``CheckpointHook`` to it.
+    """
+
+    def _save_checkpoint_with_step(self, runner, step, meta):
+        # Same bookkeeping as CheckpointHook._save_checkpoint_with_step in
+        # mmengine 0.10.7: drop the oldest kept checkpoint first.
+        if self.max_keep_ckpts > 0 and not (
+                self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                old_step = self.keep_ckpt_ids.popleft()
+                if is_main_process():
+                    old = self.file_backend.join_path(
+                        self.out_dir, self.filename_tmpl.format(old_step))
+                    if self.file_backend.isfile(old):
+                        self.file_backend.remove(old)
+                    elif self.file_backend.isdir(old):
+                        self.file_backend.rmtree(old)
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids',
+                                           list(self.keep_ckpt_ids))
+
+        ckpt_filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir,
+                                                     ckpt_filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        runner.save_checkpoint(
+            self.out_dir,
+            ckpt_filename,
+            self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta,
+            by_epoch=self.by_epoch,
+            backend_args=self.backend_args,
+            **self.args)
+        if is_main_process():
+            atomic_write(
+                str(self.last_ckpt).encode('utf-8'),
+                osp.join(runner.work_dir, 'last_checkpoint'))

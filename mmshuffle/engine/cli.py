@@ -13,6 +13,7 @@ from mmengine.config import Config, ConfigDict, DictAction
 
 DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 SAFE_HOOK = 'mmshuffle.SafeCheckpointHook'
+ATOMIC_HOOK = 'mmshuffle.AtomicCheckpointHook'
 
 
 class CLIError(Exception):
@@ -73,6 +74,13 @@ def fix_dataloaders(cfg: Config) -> None:
 
 
 def add_safe_checkpoint_hook(cfg: Config) -> None:
+    """Make checkpoints weights-only loadable and the marker atomic: add
+    :class:`SafeCheckpointHook` and upgrade mmengine's plain
+    ``CheckpointHook`` to :class:`AtomicCheckpointHook`."""
+    ckpt_hook = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if ckpt_hook is not None and ckpt_hook.get('type') in (
+            'CheckpointHook', 'mmengine.CheckpointHook'):
+        ckpt_hook['type'] = ATOMIC_HOOK
     hooks: List = list(cfg.get('custom_hooks') or [])
     if not any(h.get('type') in (SAFE_HOOK, 'SafeCheckpointHook')
                for h in hooks):
