@@ -5,9 +5,27 @@ existing (for example CUDA) OpenMMLab environment without downgrading it. The
 exact CPU stack the project is tested on is pinned in ``requirements.txt`` and
 installed by ``make test`` / ``make demo``.
 """
+import os
 import os.path as osp
 
 from setuptools import find_packages, setup
+
+
+def mim_files():
+    """The files under ``mmshuffle/.mim`` (followed through its symlinks),
+    relative to the package."""
+    pkg = osp.join(osp.dirname(osp.abspath(__file__)), 'mmshuffle')
+    files = []
+    for dirpath, _, filenames in os.walk(
+            osp.join(pkg, '.mim'), followlinks=True):
+        files += [
+            osp.relpath(osp.join(dirpath, f), pkg) for f in filenames
+            if f.endswith(('.py', '.yml', '.md'))
+        ]
+    return sorted(files)
+
+
+MIM_FILES = mim_files()
 
 
 def read_version():
@@ -28,6 +46,11 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.9',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
+    # configs and the model index ship inside the package, in the layout
+    # mmengine and openmim look up for `mmshuffle::` paths:
+    # mmshuffle/.mim/{configs,model-index.yml} (symlinks to the top-level
+    # ones in the source tree, real files in a wheel).
+    package_data={'mmshuffle': MIM_FILES},
     install_requires=[
         'torch>=2.0',
         'torchvision>=0.15',
@@ -39,6 +62,11 @@ setup(
     ],
     extras_require={
         'tests': ['pytest>=8', 'ruff>=0.6'],
+        'docs': [
+            'sphinx>=8', 'myst-parser>=4', 'furo', 'sphinx-copybutton',
+            'matplotlib'
+        ],
+        'tensorboard': ['tensorboard'],
     },
     zip_safe=False,
 )

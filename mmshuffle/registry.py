@@ -5,7 +5,13 @@ Each is a child of mmengine's root registry of the same kind with scope
 classes with a scope-qualified type such as ``type='mmshuffle.ShuffleNetV2'``
 whatever its ``default_scope`` is. A bare ``type='ShuffleNetV2'`` under
 ``default_scope='mmpretrain'`` would build mmpretrain's class instead.
+
+Importing this module also adds ``mmshuffle`` to the packages whose configs
+mmengine finds by ``package::path`` (``_base_ = 'mmshuffle::...'``,
+``mmengine.hub.get_config('mmshuffle::...')``): mmengine 0.10 keeps a fixed
+table of them (``mmengine.config.utils.MODULE2PACKAGE``).
 """
+from mmengine.config.utils import MODULE2PACKAGE
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
@@ -23,5 +29,9 @@ HOOKS = Registry(
     parent=MMENGINE_HOOKS,
     scope='mmshuffle',
     locations=['mmshuffle.engine'])
+
+# module name -> pip package name; the configs are found in the installed
+# package's .mim/configs folder
+MODULE2PACKAGE.setdefault('mmshuffle', 'mmshuffle')
 
 __all__ = ['MODELS', 'HOOKS']

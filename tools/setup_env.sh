@@ -92,11 +92,20 @@ if ! mmcv_ops_ok; then
 fi
 log "installing mmshuffle (editable)"
 "${PIP[@]}" --no-deps --no-build-isolation -e "$ROOT" >&2
+# mmengine 0.10 looks up `mmshuffle::` configs in <site-packages>/mmshuffle/.mim
+# (next to the package's metadata). A PEP 660 editable install has no folder
+# there, so link the source package in (the same files the install imports).
+SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+if [[ ! -e "$SITE/mmshuffle" || -L "$SITE/mmshuffle" ]]; then
+    ln -sfn "$ROOT/mmshuffle" "$SITE/mmshuffle"
+fi
 
 "$PY" - <<'PY'
 import mmcv, mmdet, mmengine, mmpretrain, torch, torchvision
 from mmcv.ops import nms, RoIAlign  # noqa: F401
 import mmshuffle  # noqa: F401
+from mmengine.hub import get_config
+get_config("mmshuffle::shufflenet_v2/shufflenet-v2-1x_16xb64_in1k.py")
 print(f"[setup_env] torch {torch.__version__}, torchvision {torchvision.__version__}, "
       f"mmengine {mmengine.__version__}, mmcv {mmcv.__version__}, "
       f"mmdet {mmdet.__version__}, mmpretrain {mmpretrain.__version__}")

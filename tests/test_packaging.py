@@ -1,0 +1,134 @@
+"""mmshuffle installs like an OpenMMLab package: a wheel carries the configs
+and the model index under ``mmshuffle/.mim``, and other projects find them by
+``mmshuffle::`` from any directory."""
+import glob
+import os
+import os.path as osp
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import pytest
+import yaml
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+OUTSIDE = textwrap.dedent('''
+    import os, sys
+    import mmshuffle
+    assert mmshuffle.__file__.startswith(sys.argv[1]), mmshuffle.__file__
+    from mmengine.config import Config
+    from mmengine.hub import get_config
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+
+    cfg = get_config(
+        'mmshuffle::shufflenet_v2/shufflenet-v2-1x_16xb64_in1k.py',
+        pretrained=True)
+    assert cfg.filename.startswith(
+        os.path.join(sys.argv[1], 'mmshuffle', '.mim', 'configs')), \\
+        cfg.filename
+    assert cfg.model_path.endswith('.pth'), cfg.model_path
+    det = get_config(
+        'mmshuffle::retinanet/retinanet_shufflenet-v2-1x_fpn_1x_coco.py')
+    assert det.model.neck.in_channels == [116, 232, 464]
+
+    # a config of another project, inheriting from ours; mmengine tags what
+    # it inherits with _scope_='mmshuffle', the model is mmpretrain's
+    with open('my_config.py', 'w') as f:
+        f.write("_base_ = 'mmshuffle::shufflenet_v2/"
+                "shufflenet-v2-0.5x_16xb64_in1k.py'\\n"
+                "model = dict(_scope_='mmpretrain', "
+                "head=dict(num_classes=10))\\n")
+    mine = Config.fromfile('my_config.py')
+    with DefaultScope.overwrite_default_scope(mine.default_scope):
+        model = MODELS.build(mine.model)
+    print(type(model.backbone).__module__, model.head.fc.out_features)
+''')
+
+
+@pytest.fixture(scope='module')
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp('wheel')
+    subprocess.run([
+        sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+        '--no-build-isolation', '--disable-pip-version-check', '-q', '-w',
+        str(out), ROOT
+    ], check=True, cwd=str(out))
+    (path, ) = glob.glob(str(out / 'mmshuffle-*.whl'))
+    return path
+
+
+def test_wheel_carries_configs_and_model_index(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    mim = 'mmshuffle/.mim/'
+    assert mim + 'model-index.yml' in names
+    with open(osp.join(ROOT, 'model-index.yml')) as f:
+        for meta in yaml.safe_load(f)['Import']:
+            assert mim + meta in names
+    for cfg in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                         recursive=True):
+        assert mim + osp.relpath(cfg, ROOT) in names, cfg
+    assert not any(n.startswith(('configs/', 'tools/', 'tests/'))
+                   for n in names)
+
+
+def test_installed_package_configs_work_from_outside_the_repo(
+        wheel, tmp_path):
+    target = tmp_path / 'site'
+    subprocess.run([
+        sys.executable, '-m', 'pip', 'install', '--no-deps', '--no-compile',
+        '--disable-pip-version-check', '-q', '--target',
+        str(target), wheel
+    ], check=True)
+    work = tmp_path / 'elsewhere'
+    work.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(target))
+    proc = subprocess.run(
+        [sys.executable, '-W', 'ignore', '-c', OUTSIDE, str(target)],
+        cwd=str(work), env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ['mmshuffle.models.backbones.shufflenet_v2',
+                                   '10']
+
+
+def test_development_install_finds_configs_from_outside_the_repo(tmp_path):
+    """The editable install of ``make env`` serves ``mmshuffle::`` too."""
+    code = textwrap.dedent('''
+        import mmshuffle
+        from mmengine.hub import get_config
+        cfg = get_config('mmshuffle::toy/shufflenet-v2-1x_1xb64-30e_'
+                         'toy-shapes.py')
+        print(cfg.model.head.num_classes)
+    ''')
+    proc = subprocess.run([sys.executable, '-W', 'ignore', '-c', code],
+                          cwd=str(tmp_path), capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == '6'
+
+
+def test_mim_links_point_at_the_top_level_files():
+    mim = osp.join(ROOT, 'mmshuffle', '.mim')
+    assert osp.realpath(osp.join(mim, 'configs')) == osp.join(ROOT, 'configs')
+    assert osp.realpath(osp.join(mim, 'model-index.yml')) == osp.join(
+        ROOT, 'model-index.yml')
+
+
+def test_model_index_has_the_fields_openmim_reads():
+    with open(osp.join(ROOT, 'model-index.yml')) as f:
+        index = yaml.safe_load(f)
+    assert set(index) == {'Import'}
+    for meta in index['Import']:
+        with open(osp.join(ROOT, meta)) as f:
+            data = yaml.safe_load(f)
+        for coll in data['Collections']:
+            assert {'Name', 'Metadata', 'Paper', 'README'} <= set(coll)
+            assert osp.isfile(osp.join(ROOT, coll['README']))
+        for model in data['Models']:
+            assert {'Name', 'In Collection', 'Metadata', 'Config'} <= set(
+                model), model['Name']
+            for result in model.get('Results', []):
+                assert {'Dataset', 'Metrics', 'Task'} <= set(result)
+            if 'Weights' in model:
+                assert model['Weights'].endswith('.pth')
