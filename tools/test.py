@@ -11,10 +11,13 @@ import argparse
 import json
 import os.path as osp
 
+from mmengine.dist import is_main_process
+
 import mmshuffle  # noqa: F401  (registers backbones, safe checkpoint loading)
 from mmshuffle.engine.cli import (CLIError, add_common_args, build_runner,
                                   fix_dataloaders, load_config, run_cli,
                                   set_launcher, set_work_dir)
+from mmshuffle.engine.dist import setup_distributed
 
 
 def parse_args(argv=None):
@@ -64,6 +67,7 @@ def main(argv=None):
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
     fix_dataloaders(cfg)
+    setup_distributed(cfg)
     runner = build_runner(cfg)
     if args.out:
         runner.test_evaluator.metrics.append(dump_metric(cfg, args.out))
@@ -74,6 +78,8 @@ def main(argv=None):
         raise CLIError(f'checkpoint {args.checkpoint!r} does not fit the '
                        f'model of {args.config!r}: {err}') from None
     metrics = runner.test()
+    if not is_main_process():  # every rank gets the gathered metrics
+        return
     print('\nmetrics ' + json.dumps({
         k: round(float(v), 4) if isinstance(v, (int, float)) else str(v)
         for k, v in metrics.items()

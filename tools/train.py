@@ -16,6 +16,7 @@ from mmshuffle.engine.cli import (CLIError, add_common_args,
                                   add_safe_checkpoint_hook, build_runner,
                                   fix_dataloaders, load_config, run_cli,
                                   set_launcher, set_work_dir)
+from mmshuffle.engine.dist import setup_distributed
 
 
 def parse_args(argv=None):
@@ -99,6 +100,7 @@ def main(argv=None):
     apply_resume(cfg, args.resume)
     fix_dataloaders(cfg)
     add_safe_checkpoint_hook(cfg)
+    setup_distributed(cfg)
     runner = build_runner(cfg)
     runner.train()
 

@@ -22,7 +22,9 @@ custom_hooks = [dict(type='mmshuffle.SafeCheckpointHook')]
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'),
+    # no backend: tools/train.py and tools/test.py use nccl with GPUs and
+    # gloo without; set backend='nccl' or 'gloo' here to force one
+    dist_cfg=dict(),
 )
 
 vis_backends = [dict(type='LocalVisBackend')]

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Train on a slurm cluster: one task per GPU (GPUS in all, GPUS_PER_NODE
+# per node). GPUS_PER_NODE=0 runs CPU tasks (gloo backend) without --gres.
+#
+#   [GPUS=16 GPUS_PER_NODE=8 CPUS_PER_TASK=5 SRUN_ARGS=...] \
+#       tools/slurm_train.sh PARTITION JOB_NAME CONFIG WORK_DIR \
+#       [tools/train.py options]
+set -euo pipefail
+if [ $# -lt 4 ]; then
+    echo "usage: $0 PARTITION JOB_NAME CONFIG WORK_DIR [options]" >&2
+    exit 2
+fi
+PARTITION=$1
+JOB_NAME=$2
+CONFIG=$3
+WORK_DIR=$4
+GPUS=${GPUS:-8}
+GPUS_PER_NODE=${GPUS_PER_NODE:-8}
+CPUS_PER_TASK=${CPUS_PER_TASK:-5}
+SRUN_ARGS=${SRUN_ARGS:-}
+PYTHON=${PYTHON:-python}
+TOOLS=$(dirname "$0")
+GRES=()
+TASKS_PER_NODE=()
+if [ "$GPUS_PER_NODE" -gt 0 ]; then
+    GRES=(--gres=gpu:"$GPUS_PER_NODE")
+    TASKS_PER_NODE=(--ntasks-per-node="$GPUS_PER_NODE")
+fi
+
+# shellcheck disable=SC2086  # SRUN_ARGS holds several words
+srun -p "$PARTITION" \
+    --job-name="$JOB_NAME" \
+    "${GRES[@]}" \
+    --ntasks="$GPUS" \
+    "${TASKS_PER_NODE[@]}" \
+    --cpus-per-task="$CPUS_PER_TASK" \
+    --kill-on-bad-exit=1 \
+    $SRUN_ARGS \
+    "$PYTHON" -u "$TOOLS/train.py" "$CONFIG" --work-dir="$WORK_DIR" \
+    --launcher=slurm "${@:5}"
