@@ -10,6 +10,9 @@
    checkpoint (init_cfg Pretrained, prefix 'backbone.'), evaluates it with
    tools/test.py --show-dir and prints the COCO bbox mAP and mAP50; the
    pictures of predicted boxes go to the work dir.
+3. Draws each run's curves (loss, top-1, bbox mAP) with
+   tools/analysis_tools/analyze_logs.py to WORK_DIR/curves.png and prints
+   where the curves and pictures are.
 
 Fails (exit 1) if top-1 < --min-top1 or mAP50 < --min-map50.
 """
@@ -94,6 +97,13 @@ def detection(args, py, cls_ckpt):
             osp.join(ROOT, show_dir))
 
 
+def draw_curves(py, work_dir, title):
+    step(f'curves of the {title}', [
+        py, 'tools/analysis_tools/analyze_logs.py', work_dir, '--title', title
+    ])
+    return osp.join(ROOT, work_dir, 'curves.png')
+
+
 def main(argv=None):
     args = parse_args(argv)
     py = sys.executable
@@ -104,11 +114,15 @@ def main(argv=None):
              f'(bar {args.min_top1:.0f}%)']
     if top1 < args.min_top1:
         failures.append(f'top-1 {top1:.2f}% < {args.min_top1}%')
+    lines.append('classification curves: ' +
+                 draw_curves(py, args.cls_work_dir, 'classifier'))
     if not args.skip_det:
         m, m50, det_s, pictures = detection(args, py, cls_ckpt)
         lines.append(f'detection: {osp.basename(DET_CONFIG)} trained in '
                      f'{det_s:.0f} s; COCO bbox mAP = {m:.3f}, mAP50 = '
                      f'{m50:.3f} (bar {args.min_map50})')
+        lines.append('detection curves: ' +
+                     draw_curves(py, args.det_work_dir, 'detector'))
         lines.append(f'pictures of predicted boxes: {pictures}')
         if m50 < args.min_map50:
             failures.append(f'mAP50 {m50:.3f} < {args.min_map50}')
