@@ -6,7 +6,7 @@ OpenMMLab config as ``type='mmshuffle.ShuffleNetV2'`` etc., and makes
 mmengine load local checkpoints with ``weights_only=True`` and a clear error
 (see :mod:`mmshuffle.engine.checkpoint`).
 """
-from . import engine  # noqa: F401
+from . import deploy, engine  # noqa: F401
 from .models import (MobileNetV2, ShuffleNetV1, ShuffleNetV2, channel_shuffle,
                      make_divisible)
 from .registry import HOOKS, MODELS

@@ -82,3 +82,21 @@ def make_tiny_toy_data(root, cls=None, det=None):
     if det:
         make_toy_detection(
             osp.join(str(root), 'data', 'toy_det'), *det, progress=False)
+
+
+@torch.no_grad()
+def randomize_bn_stats(module, seed=0):
+    """Give every BatchNorm non-trivial statistics and affine parameters,
+    so that folding them is really exercised (fresh BNs are identity)."""
+    gen = torch.Generator().manual_seed(seed)
+
+    def rand(n, low, high):
+        return torch.rand(n, generator=gen) * (high - low) + low
+
+    for bn in batch_norms(module):
+        n = bn.num_features
+        bn.running_mean.copy_(rand(n, -0.5, 0.5))
+        bn.running_var.copy_(rand(n, 0.5, 2.0))
+        bn.weight.copy_(rand(n, 0.5, 1.5))
+        bn.bias.copy_(rand(n, -0.3, 0.3))
+    return module

@@ -21,6 +21,15 @@ def test_channel_shuffle_inverse():
     assert torch.equal(channel_shuffle(channel_shuffle(x, 3), 4), x)
 
 
+def test_channel_shuffle_keeps_channels_last():
+    x = torch.randn(2, 12, 5, 7)
+    xc = x.contiguous(memory_format=torch.channels_last)
+    for groups in (2, 3, 4):
+        out = channel_shuffle(xc, groups)
+        assert out.is_contiguous(memory_format=torch.channels_last)
+        assert torch.equal(out, channel_shuffle(x, groups))
+
+
 @pytest.mark.parametrize('value,divisor,expected', [
     (32 * 1.0, 8, 32),
     (32 * 0.35, 8, 16),  # 11.2 -> 8 would drop >10%, bumped to 16

@@ -21,7 +21,8 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
         groups (int): number of groups; must divide ``C``.
 
     Returns:
-        Tensor: the shuffled tensor, same shape as ``x``.
+        Tensor: the shuffled tensor, same shape as ``x``, in the same
+        memory format (NCHW or ``channels_last``).
     """
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise ValueError(
@@ -33,6 +34,14 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     if channels % groups != 0:
         raise ValueError(f'the number of channels ({channels}) must be '
                          f'divisible by groups ({groups})')
+    if x.is_contiguous(memory_format=torch.channels_last) and \
+            not x.is_contiguous():
+        # keep channels_last: shuffle the innermost (channel) axis of the
+        # NHWC view instead of converting to NCHW and back
+        x = x.permute(0, 2, 3, 1)
+        x = x.reshape(batch, height, width, groups, channels // groups)
+        x = x.transpose(3, 4).reshape(batch, height, width, channels)
+        return x.permute(0, 3, 1, 2)
     x = x.view(batch, groups, channels // groups, height, width)
     x = x.transpose(1, 2).contiguous()
     return x.view(batch, channels, height, width)

@@ -50,6 +50,9 @@ class MobileBackbone(BaseModule):
         self.with_cp = with_cp
         self._requested_out_indices = out_indices
         self._requested_frozen_stages = frozen_stages
+        # inference form (see switch_to_deploy)
+        self.deploy = False
+        self.channels_last = False
 
     # ------------------------------------------------------------------
     # what subclasses provide
@@ -115,6 +118,8 @@ class MobileBackbone(BaseModule):
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         self._check_input(x)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         x = self.forward_stem(x)
         outs = []
         last = self.out_indices[-1]
@@ -146,7 +151,20 @@ class MobileBackbone(BaseModule):
             for param in module.parameters():
                 param.requires_grad = False
 
+    def switch_to_deploy(self, channels_last: bool = False):
+        """Switch to the inference form in place: BatchNorm folded into
+        the convolutions, optionally ``channels_last``; see
+        :func:`mmshuffle.deploy.switch_to_deploy`. Returns ``self``."""
+        from mmshuffle.deploy import switch_to_deploy
+        return switch_to_deploy(self, channels_last=channels_last)
+
     def train(self, mode: bool = True):
+        if mode and self.deploy:
+            raise RuntimeError(
+                f'this {type(self).__name__} was switched to deploy mode '
+                '(BatchNorm folded into the convolutions) and can only run '
+                'inference; build the model again (or load its training '
+                'checkpoint) to train it')
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:
