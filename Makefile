@@ -3,7 +3,7 @@
 VENV   ?= .venv
 PYTHON := $(VENV)/bin/python
 
-.PHONY: env demo test lint format clean-env
+.PHONY: env demo test lint docs format clean-env
 
 env:
 	@bash tools/setup_env.sh
@@ -15,10 +15,14 @@ demo: env
 lint: env
 	$(PYTHON) -m ruff check .
 
+# the documentation site into docs/_build/html; any warning is an error
+docs: env
+	$(PYTHON) -m sphinx -b html -W --keep-going -q docs docs/_build/html
+
 format: env
 	$(PYTHON) -m ruff check --fix .
 
-test: env lint
+test: env lint docs
 	$(PYTHON) -m pytest -q
 
 clean-env:

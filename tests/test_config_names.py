@@ -1,0 +1,36 @@
+"""Every config is named as docs/config_naming.md says."""
+import glob
+import os.path as osp
+import re
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+BACKBONE = (r'(shufflenet-v1-[\d.]+x-g\d|shufflenet-v2(-star)?-[\d.]+x'
+            r'|mobilenet-v2-[\d.]+x)')
+CLS = re.compile(rf'{BACKBONE}_\d+xb\d+(-\d+e)?_(?P<data>in1k|toy-shapes)')
+DET = re.compile(rf'(?P<algo>retinanet|retinanet-lite|faster-rcnn)'
+                 rf'_{BACKBONE}_(fpn|lite-fpn)(_(\d+x|\d+e))?'
+                 r'_(?P<data>coco|toy-det)')
+FOLDER = {'retinanet': 'retinanet', 'retinanet-lite': 'retinanet',
+          'faster-rcnn': 'faster_rcnn'}
+CONFIGS = sorted(
+    p for p in glob.glob(osp.join(ROOT, 'configs', '*', '*.py'))
+    if '_base_' not in p)
+
+
+@pytest.mark.parametrize('path', CONFIGS,
+                         ids=lambda p: osp.relpath(p, ROOT))
+def test_config_name_follows_the_convention(path):
+    folder = osp.basename(osp.dirname(path))
+    name = osp.basename(path)[:-3]
+    cls, det = CLS.fullmatch(name), DET.fullmatch(name)
+    assert cls or det, f'{name} does not follow docs/config_naming.md'
+    if det:
+        assert folder in (FOLDER[det['algo']], 'toy'), path
+        assert (det['data'] == 'toy-det') == (folder == 'toy'), path
+    else:
+        family = re.match(r'(shufflenet-v1|shufflenet-v2|mobilenet-v2)',
+                          name).group(1).replace('-', '_')
+        assert folder in (family, 'toy'), path
+        assert (cls['data'] == 'toy-shapes') == (folder == 'toy'), path
