@@ -104,7 +104,9 @@ fi
 import mmcv, mmdet, mmengine, mmpretrain, torch, torchvision
 from mmcv.ops import nms, RoIAlign  # noqa: F401
 import mmshuffle  # noqa: F401
-from mmengine.hub import get_config
+import warnings
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+from mmengine.hub import get_config  # the `mmshuffle::` lookup works
 get_config("mmshuffle::shufflenet_v2/shufflenet-v2-1x_16xb64_in1k.py")
 print(f"[setup_env] torch {torch.__version__}, torchvision {torchvision.__version__}, "
       f"mmengine {mmengine.__version__}, mmcv {mmcv.__version__}, "
