@@ -123,3 +123,42 @@ def test_demo_draws_the_curves_of_a_work_dir(tmp_path, capsys):
     out = demo.draw_curves(sys.executable, str(tmp_path), 'classifier')
     assert out == str(tmp_path / 'curves.png')
     assert open(out, 'rb').read(8) == PNG
+
+
+@pytest.mark.slow
+def test_real_run_with_tensorboard_as_documented(tmp_path):
+    """A short toy training with the TensorBoard snippet of docs/logs.md
+    writes scalars.json and TensorBoard events, and its curves draw."""
+    import os
+    import re
+    import subprocess
+
+    from helpers import make_tiny_toy_data
+    make_tiny_toy_data(tmp_path, cls=(16, 8, 32))
+    logs_md = open(osp.join(ROOT, 'docs', 'logs.md')).read()
+    (snippet, ) = [b for b in re.findall(r'```python\n(.*?)```', logs_md,
+                                         flags=re.S)
+                   if 'TensorboardVisBackend' in b]
+    toy = osp.join(ROOT, 'configs', 'toy',
+                   'shufflenet-v2-1x_1xb64-30e_toy-shapes.py')
+    (tmp_path / 'tb_config.py').write_text(f'_base_ = {toy!r}\n' + snippet)
+    work_dir = tmp_path / 'run'
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(ROOT, 'tools', 'train.py'), 'tb_config.py', '--work-dir',
+        str(work_dir), '--cfg-options', 'train_cfg.max_epochs=2',
+        'train_dataloader.batch_size=8', 'train_dataloader.num_workers=0',
+        'val_dataloader.num_workers=0', 'train_cfg.val_interval=1',
+        'default_hooks.logger.interval=1',
+        'default_hooks.checkpoint.save_best=None'
+    ], cwd=str(tmp_path), capture_output=True, text=True,
+        env=dict(os.environ, PYTHONWARNINGS='ignore'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (vis_data, ) = glob.glob(str(work_dir / '*' / 'vis_data'))
+    assert glob.glob(osp.join(vis_data, 'events.out.tfevents.*'))
+    out = tmp_path / 'curves.png'
+    data = plot_curves(str(work_dir), str(out))
+    assert sorted(data) == ['accuracy/top1', 'loss']
+    assert data['accuracy/top1'][:2] == ('epoch', [1, 2])
+    assert len(data["loss"][1]) == 4   # 16 images / 8 per batch x 2 epochs
+    assert out.read_bytes()[:8] == PNG

@@ -93,19 +93,21 @@ def test_installed_package_configs_work_from_outside_the_repo(
                                    '10']
 
 
-def test_development_install_finds_configs_from_outside_the_repo(tmp_path):
-    """The editable install of ``make env`` serves ``mmshuffle::`` too."""
-    code = textwrap.dedent('''
-        import mmshuffle
-        from mmengine.hub import get_config
-        cfg = get_config('mmshuffle::toy/shufflenet-v2-1x_1xb64-30e_'
-                         'toy-shapes.py')
-        print(cfg.model.head.num_classes)
-    ''')
+def test_development_install_runs_the_documented_example(tmp_path):
+    """The editable install of ``make env`` serves ``mmshuffle::`` too: the
+    example of docs/openmmlab.md runs from outside the repo."""
+    import re
+    page = open(osp.join(ROOT, 'docs', 'openmmlab.md')).read()
+    (code, ) = [b for b in re.findall(r'```python\n(.*?)```', page, re.S)
+                if 'get_config(' in b]
     proc = subprocess.run([sys.executable, '-W', 'ignore', '-c', code],
                           cwd=str(tmp_path), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip() == '6'
+    filename, model_path = proc.stdout.split()
+    assert filename.endswith(
+        '/mmshuffle/.mim/configs/shufflenet_v2/'
+        'shufflenet-v2-1x_16xb64_in1k.py'), filename
+    assert model_path.endswith('.pth')
 
 
 def test_mim_links_point_at_the_top_level_files():
