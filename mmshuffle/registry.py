@@ -14,6 +14,7 @@ table of them (``mmengine.config.utils.MODULE2PACKAGE``).
 from mmengine.config.utils import MODULE2PACKAGE
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
 #: backbones
@@ -30,8 +31,15 @@ HOOKS = Registry(
     scope='mmshuffle',
     locations=['mmshuffle.engine'])
 
+#: data transforms (image loading that names the file it cannot read)
+TRANSFORMS = Registry(
+    'transform',
+    parent=MMENGINE_TRANSFORMS,
+    scope='mmshuffle',
+    locations=['mmshuffle.datasets'])
+
 # module name -> pip package name; the configs are found in the installed
 # package's .mim/configs folder
 MODULE2PACKAGE.setdefault('mmshuffle', 'mmshuffle')
 
-__all__ = ['MODELS', 'HOOKS']
+__all__ = ['MODELS', 'HOOKS', 'TRANSFORMS']

@@ -206,6 +206,100 @@ def test_train_tool_upgrades_a_plain_checkpoint_hook():
         'mmshuffle.SafeCheckpointHook']
 
 
+def _train_args(work_dir, max_epochs):
+    """tools/train.py on the tiny toy shapes (48 images: 6 iterations per
+    epoch), a checkpoint every epoch, all kept, no validation."""
+    return [
+        sys.executable,
+        osp.join(ROOT, 'tools', 'train.py'), CLS_CFG, '--work-dir',
+        str(work_dir), '--cfg-options', f'train_cfg.max_epochs={max_epochs}',
+        'train_cfg.val_interval=100', 'train_dataloader.batch_size=8',
+        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+        'default_hooks.checkpoint.save_best=None',
+        'default_hooks.checkpoint.max_keep_ckpts=-1',
+        'default_hooks.logger.interval=1'
+    ]
+
+
+def _run_until_iteration(args, cwd, iteration, then):
+    """Start ``args``; when its log reports training iteration
+    ``iteration`` (counted over all epochs), call ``then(proc)``. Returns
+    the process (finished) and its whole output."""
+    import re
+    proc = subprocess.Popen(
+        args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    out, fired = [], False
+    for line in proc.stdout:
+        out.append(line)
+        m = re.search(r'Epoch\(train\) +\[(\d+)\]\[(\d+)/(\d+)\]', line)
+        if m and not fired:
+            epoch, it, per_epoch = map(int, m.groups())
+            if (epoch - 1) * per_epoch + it >= iteration:
+                then(proc)
+                fired = True
+    proc.wait()
+    return proc, ''.join(out)
+
+
+@pytest.mark.slow
+def test_sigkill_at_a_random_moment_then_resume_finishes(tmp_path):
+    """SIGKILL a training run at a random moment after its first
+    checkpoint, then ``--resume``: it continues from the last complete
+    checkpoint and ends with as many epochs and iterations as an
+    uninterrupted run (6 epochs x 6 iterations)."""
+    import glob
+    import random
+    import signal
+    import time
+
+    seed = random.SystemRandom().randrange(2**32)
+    rng = random.Random(seed)
+    make_tiny_toy_data(tmp_path, cls=(48, 12, 64))
+    work_dir = tmp_path / 'run'
+    args = _train_args(work_dir, max_epochs=6)
+    # a random iteration of epochs 2-6, then a random fraction of it
+    target = rng.randint(7, 35)
+    delay = rng.uniform(0, 0.1)
+
+    def kill(proc):
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+
+    proc, log = _run_until_iteration(args, tmp_path, target, kill)
+    info = f'seed {seed}: killed at iteration {target} + {delay:.3f} s'
+    assert proc.returncode == -signal.SIGKILL, info + log[-2000:]
+    saved = sorted(glob.glob(str(work_dir / 'epoch_*.pth')))
+    assert saved, info
+    last = max(torch.load(p, weights_only=True)['meta']['epoch']
+               for p in saved)  # every file on disk is complete
+    resumed = subprocess.run(
+        args + ['--resume'], cwd=tmp_path, capture_output=True, text=True)
+    assert resumed.returncode == 0, info + resumed.stderr[-3000:]
+    log = resumed.stdout + resumed.stderr
+    assert f'resumed epoch: {last}, iter: {last * 6}' in log, info
+    final = torch.load(work_dir / 'epoch_6.pth', weights_only=True)
+    assert (final['meta']['epoch'], final['meta']['iter']) == (6, 36), info
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_names_the_last_checkpoint(tmp_path):
+    import signal
+    make_tiny_toy_data(tmp_path, cls=(48, 12, 64))
+    work_dir = tmp_path / 'run'
+    args = _train_args(work_dir, max_epochs=50)
+    proc, log = _run_until_iteration(
+        args, tmp_path, 9, lambda p: p.send_signal(signal.SIGINT))
+    assert proc.returncode == 130, log[-3000:]
+    last = work_dir / 'epoch_1.pth'
+    assert ('interrupted (Ctrl-C) during epoch 2, iteration ') in log
+    assert (f'the last complete checkpoint is {last}; continue with '
+            f'tools/train.py {CLS_CFG} --work-dir {work_dir} --resume') in log
+    assert 'Traceback' not in log, log[-3000:]
+    torch.load(last, weights_only=True)
+    assert not list(work_dir.glob('.*.tmp'))
+
+
 @pytest.mark.slow
 def test_sigkill_while_saving_then_resume_completes(tmp_path):
     """Kill a real training run (SIGKILL) while it is writing a checkpoint,
@@ -217,15 +311,7 @@ def test_sigkill_while_saving_then_resume_completes(tmp_path):
 
     make_tiny_toy_data(tmp_path, cls=(48, 12, 64))
     work_dir = tmp_path / 'run'
-    args = [
-        sys.executable,
-        osp.join(ROOT, 'tools', 'train.py'), CLS_CFG, '--work-dir',
-        str(work_dir), '--cfg-options', 'train_cfg.max_epochs=8',
-        'train_cfg.val_interval=100', 'train_dataloader.batch_size=8',
-        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
-        'default_hooks.checkpoint.save_best=None',
-        'default_hooks.checkpoint.max_keep_ckpts=-1'
-    ]
+    args = _train_args(work_dir, max_epochs=8)
     proc = subprocess.Popen(
         args, cwd=tmp_path, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)

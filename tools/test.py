@@ -14,9 +14,11 @@ import os.path as osp
 from mmengine.dist import is_main_process
 
 import mmshuffle  # noqa: F401  (registers backbones, safe checkpoint loading)
+from mmshuffle.datasets.checks import check_dataloader
 from mmshuffle.engine.cli import (CLIError, add_common_args, build_runner,
                                   fix_dataloaders, load_config, run_cli,
                                   set_launcher, set_work_dir)
+from mmshuffle.engine.config_checks import check_config
 from mmshuffle.engine.dist import setup_distributed
 
 
@@ -67,16 +69,18 @@ def main(argv=None):
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
     fix_dataloaders(cfg)
+    check_config(cfg)
     setup_distributed(cfg)
     runner = build_runner(cfg)
-    if args.out:
-        runner.test_evaluator.metrics.append(dump_metric(cfg, args.out))
     try:
         runner.load_checkpoint(args.checkpoint, map_location='cpu',
                                strict=True)
     except RuntimeError as err:
         raise CLIError(f'checkpoint {args.checkpoint!r} does not fit the '
                        f'model of {args.config!r}: {err}') from None
+    check_dataloader(cfg, 'test_dataloader')
+    if args.out:
+        runner.test_evaluator.metrics.append(dump_metric(cfg, args.out))
     metrics = runner.test()
     if not is_main_process():  # every rank gets the gathered metrics
         return

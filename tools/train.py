@@ -8,14 +8,17 @@ import argparse
 import glob
 import os.path as osp
 import re
+import sys
 
 import torch
+from mmengine.dist import is_main_process
 
 import mmshuffle  # noqa: F401  (registers backbones, safe checkpoint loading)
 from mmshuffle.engine.cli import (CLIError, add_common_args,
                                   add_safe_checkpoint_hook, build_runner,
                                   fix_dataloaders, load_config, run_cli,
                                   set_launcher, set_work_dir)
+from mmshuffle.engine.config_checks import check_config
 from mmshuffle.engine.dist import setup_distributed
 
 
@@ -57,14 +60,7 @@ def apply_resume(cfg, resume) -> None:
     if resume is None:
         return
     if resume == 'auto':
-        marker = osp.join(cfg.work_dir, 'last_checkpoint')
-        last = None
-        if osp.isfile(marker):
-            with open(marker) as f:
-                last = f.read().strip()
-        if not last or not osp.isfile(last):
-            # no marker, or one left empty by a crash while it was written
-            last = latest_checkpoint(cfg.work_dir)
+        last = last_complete_checkpoint(cfg.work_dir)
         if last is None:
             raise CLIError(
                 f'--resume: no checkpoint to resume from in work dir '
@@ -77,6 +73,37 @@ def apply_resume(cfg, resume) -> None:
             raise CLIError(f'--resume: checkpoint {resume!r} does not exist')
         cfg.load_from = resume
     cfg.resume = True
+
+
+def last_complete_checkpoint(work_dir: str):
+    """What a bare ``--resume`` picks up in ``work_dir``: the file named
+    by the ``last_checkpoint`` marker, else (no marker, or one naming a
+    file that is gone) the newest ``epoch_N.pth`` / ``iter_N.pth``; None
+    if there is neither."""
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(marker):
+        with open(marker) as f:
+            last = f.read().strip()
+        if last and osp.isfile(last):
+            return last
+    return latest_checkpoint(work_dir)
+
+
+def report_interruption(runner, config: str) -> None:
+    """After Ctrl-C: say where training stopped and how to go on."""
+    if not is_main_process():
+        return
+    last = last_complete_checkpoint(runner.work_dir)
+    where = f'epoch {runner.epoch + 1}, iteration {runner.iter + 1}'
+    if last is None:
+        then = ('no checkpoint was saved yet; run the same command again '
+                'to start over')
+    else:
+        then = (f'the last complete checkpoint is {last}; continue with '
+                f'tools/train.py {config} --work-dir {runner.work_dir} '
+                '--resume')
+    print(f'\ninterrupted (Ctrl-C) during {where}: {then}',
+          file=sys.stderr)
 
 
 def main(argv=None):
@@ -100,9 +127,15 @@ def main(argv=None):
     apply_resume(cfg, args.resume)
     fix_dataloaders(cfg)
     add_safe_checkpoint_hook(cfg)
+    check_config(cfg, ['train_dataloader'] +
+                 (['val_dataloader'] if cfg.get('val_cfg') else []))
     setup_distributed(cfg)
     runner = build_runner(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except KeyboardInterrupt:
+        report_interruption(runner, args.config)
+        sys.exit(130)  # the shell's code for a run ended by SIGINT
 
 
 if __name__ == '__main__':

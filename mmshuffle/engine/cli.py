@@ -102,14 +102,30 @@ def build_runner(cfg: Config):
     return Runner.from_cfg(cfg)
 
 
+def one_line(err: Exception) -> str:
+    """The message of ``err``; for an error re-raised by a DataLoader
+    worker (its message carries the worker's traceback), the original
+    message only."""
+    message = str(err)
+    if 'Original Traceback' in message:
+        prefix = f'{type(err).__name__}: '
+        for line in reversed(message.strip().splitlines()):
+            if prefix in line:
+                return line.split(prefix, 1)[1]
+    return message
+
+
 def run_cli(main) -> None:
-    """Run ``main()``; a :class:`CLIError` or a refused checkpoint prints
-    one line and exits 2."""
+    """Run ``main()``; a :class:`CLIError`, a refused checkpoint, a config
+    value out of range or invalid data prints one line and exits 2."""
     import sys
 
+    from mmshuffle.datasets.checks import DataError
+
     from .checkpoint import CheckpointReadError
+    from .config_checks import ConfigError
     try:
         main()
-    except (CLIError, CheckpointReadError) as err:
-        print(f'error: {err}', file=sys.stderr)
+    except (CLIError, CheckpointReadError, ConfigError, DataError) as err:
+        print(f'error: {one_line(err)}', file=sys.stderr)
         sys.exit(2)
