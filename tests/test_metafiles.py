@@ -33,7 +33,8 @@ ENTRIES = list(entries())
 def test_every_config_is_indexed():
     import glob
     indexed = {m['Config'] for _, _, m in ENTRIES}
-    for fam in ('shufflenet_v1', 'shufflenet_v2', 'mobilenet_v2'):
+    for fam in ('shufflenet_v1', 'shufflenet_v2', 'mobilenet_v2',
+                'retinanet', 'faster_rcnn'):
         for path in glob.glob(osp.join(ROOT, 'configs', fam, '*.py')):
             assert osp.relpath(path, ROOT) in indexed, path
 
@@ -47,6 +48,14 @@ def test_metafile_entry_matches_the_model(meta, collections, model):
     assert model['In Collection'] in collections
     assert osp.dirname(meta) == osp.dirname(model['Config'])
     cfg = Config.fromfile(cfg_path)
+    if cfg.default_scope == 'mmdet':
+        # detectors: the parameters of the whole model (get_flops.py total)
+        from mmdet.registry import MODELS
+        with DefaultScope.overwrite_default_scope('mmdet'):
+            built = MODELS.build(cfg.model)
+        assert model['Metadata']['Parameters'] == sum(
+            p.numel() for p in built.parameters())
+        return
     from mmpretrain.registry import MODELS
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         built = MODELS.build(cfg.model)

@@ -134,3 +134,19 @@ def test_model_index_has_the_fields_openmim_reads():
                 assert {'Dataset', 'Metrics', 'Task'} <= set(result)
             if 'Weights' in model:
                 assert model['Weights'].endswith('.pth')
+
+
+def test_model_zoo_page_lists_every_indexed_config():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'model_zoo', osp.join(ROOT, 'docs', '_ext', 'model_zoo.py'))
+    model_zoo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model_zoo)
+    page = model_zoo.render()
+    with open(osp.join(ROOT, 'model-index.yml')) as f:
+        for meta in yaml.safe_load(f)['Import']:
+            with open(osp.join(ROOT, meta)) as g:
+                for model in yaml.safe_load(g)['Models']:
+                    assert f"| `{model['Config']}` | " in page
+                    params = model['Metadata']['Parameters'] / 1e6
+                    assert f'| {params:.3f} |' in page

@@ -12,14 +12,45 @@ DOCS = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ROOT = osp.dirname(DOCS)
 HEADER = """# Model zoo
 
-Generated from `model-index.yml` and the `metafile.yml` of each config folder
-(parameters and FLOPs measured by `tools/analysis_tools/get_flops.py` at
-224x224, with the 1000-class head; `tests/test_metafiles.py` checks them
-against the built models). Top-1 is the published accuracy of the weights
-listed, which load into these configs directly (see
-[pretrained weights](../weights.md)); a blank cell means no public weights.
+Generated from `model-index.yml` and the `metafile.yml` of each config folder;
+parameters and FLOPs are those printed by `tools/analysis_tools/get_flops.py`
+(classifiers at 224x224 with the 1000-class head), and
+`tests/test_metafiles.py` checks them against the built models. Top-1 is the
+published accuracy of the weights listed, which load into these configs
+directly (see [pretrained weights](../weights.md)); a blank cell means no
+public weights.
 
 """
+
+DET_NOTE = """Parameters of the whole detector (80 classes). Their COCO
+accuracy has not been measured yet.
+
+"""
+
+
+def classification_table(entries) -> str:
+    rows = ['| config | params (M) | FLOPs (M) | top-1 | top-5 | weights |',
+            '|---|---|---|---|---|---|']
+    for model in entries:
+        md = model['Metadata']
+        top1 = top5 = ''
+        for result in model.get('Results', []):
+            top1 = result['Metrics'].get('Top 1 Accuracy', '')
+            top5 = result['Metrics'].get('Top 5 Accuracy', '')
+        weights = (f"[download]({model['Weights']})"
+                   if 'Weights' in model else '')
+        rows.append(f"| `{model['Config']}` | {md['Parameters'] / 1e6:.3f} "
+                    f"| {md['FLOPs'] / 1e6:.1f} | {top1} | {top5} "
+                    f'| {weights} |')
+    return '\n'.join(rows) + '\n'
+
+
+def detection_table(entries) -> str:
+    rows = ['| config | params (M) |', '|---|---|']
+    for model in entries:
+        rows.append(f"| `{model['Config']}` "
+                    f"| {model['Metadata']['Parameters'] / 1e6:.3f} |")
+    return '\n'.join(rows) + '\n'
 
 
 def render(root: str = ROOT) -> str:
@@ -34,23 +65,15 @@ def render(root: str = ROOT) -> str:
             paper = coll['Paper']
             parts.append(f"## {coll['Name']}\n\n"
                          f"[{paper['Title']}]({paper['URL']}); "
-                         f"family README: `{coll['README']}`.\n\n")
-            parts.append('| config | params (M) | FLOPs (M) | top-1 | top-5 '
-                         '| weights |\n|---|---|---|---|---|---|\n')
-            for model in data['Models']:
-                if model['In Collection'] != coll['Name']:
-                    continue
-                md = model['Metadata']
-                top1 = top5 = ''
-                for result in model.get('Results', []):
-                    top1 = result['Metrics'].get('Top 1 Accuracy', '')
-                    top5 = result['Metrics'].get('Top 5 Accuracy', '')
-                weights = (f"[download]({model['Weights']})"
-                           if 'Weights' in model else '')
-                parts.append(
-                    f"| `{model['Config']}` | {md['Parameters'] / 1e6:.3f} "
-                    f"| {md['FLOPs'] / 1e6:.1f} | {top1} | {top5} "
-                    f'| {weights} |\n')
+                         f"details: `{coll['README']}`.\n\n")
+            entries = [
+                m for m in data['Models'] if m['In Collection'] == coll['Name']
+            ]
+            if coll['Metadata']['Training Data'] == 'COCO':
+                parts.append(DET_NOTE)
+                parts.append(detection_table(entries))
+            else:
+                parts.append(classification_table(entries))
             parts.append('\n')
     return ''.join(parts)
 
