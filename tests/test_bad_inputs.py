@@ -205,6 +205,22 @@ def test_unreadable_image_is_named(tmp_path, damage):
             f'cannot decode image file {str(path)!r}')
 
 
+def test_tools_load_images_with_the_naming_loader():
+    from mmshuffle.engine.cli import fix_dataloaders
+    cfg = Config.fromfile(DET_CFG)
+    # the config keeps mmcv's name, which mmdet's and mmpretrain's
+    # inferencers look for in the test pipeline
+    assert cfg.test_dataloader.dataset.pipeline[0].type == \
+        'LoadImageFromFile'
+    cfg.train_dataloader.dataset = dict(
+        type='RepeatDataset', times=2, dataset=cfg.train_dataloader.dataset)
+    fix_dataloaders(cfg)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = cfg[loader].dataset
+        dataset = dataset.get('dataset', dataset)
+        assert dataset.pipeline[0].type == 'mmshuffle.LoadImageFromFile'
+
+
 def test_error_from_a_dataloader_worker_becomes_one_line(tmp_path):
     path = tmp_path / 'broken.png'
     path.write_bytes(b'garbage')

@@ -62,11 +62,14 @@ def set_work_dir(cfg: Config, config_path: str,
 def fix_dataloaders(cfg: Config) -> None:
     """Dataloader settings that must agree with each other and the host:
     ``persistent_workers`` only with workers, ``pin_memory`` only with a
-    GPU."""
+    GPU; images are loaded by ``mmshuffle.LoadImageFromFile``, whose
+    errors name the file."""
+    from mmshuffle.datasets.transforms import name_unreadable_images
     for field in DATALOADERS:
         loader = cfg.get(field)
         if not loader:
             continue
+        name_unreadable_images(loader.get('dataset'))
         if loader.get('num_workers', 0) == 0:
             loader['persistent_workers'] = False
         if not torch.cuda.is_available():

@@ -8,14 +8,14 @@ metainfo = dict(
     palette=[(220, 20, 60), (0, 130, 255), (0, 200, 80), (250, 170, 30)])
 
 train_pipeline = [
-    dict(type='mmshuffle.LoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='Resize', scale=(320, 320), keep_ratio=True),
     dict(type='RandomFlip', prob=0.5, direction=['horizontal', 'vertical']),
     dict(type='PackDetInputs')
 ]
 test_pipeline = [
-    dict(type='mmshuffle.LoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(320, 320), keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(

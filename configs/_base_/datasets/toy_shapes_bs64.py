@@ -13,13 +13,13 @@ data_preprocessor = dict(
 
 # every class is symmetric under flips, so both flips are label-preserving
 train_pipeline = [
-    dict(type='mmshuffle.LoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomFlip', prob=0.5, direction='vertical'),
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='mmshuffle.LoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='PackInputs'),
 ]
 
