@@ -132,7 +132,15 @@ def test_documented_command(page, line, argv, monkeypatch, tmp_path):
         with open(osp.join(ROOT, '.pre-commit-config.yaml')) as f:
             yaml.safe_load(f)
         return
-    assert prog == '.venv/bin/python', f'{page}:{line}: {argv}'
+    if prog == 'tensorboard':
+        return
+    script = argv[1] if prog in ('bash', 'sh') else prog
+    if script.endswith('.sh'):   # launcher scripts: exist, configs load
+        assert osp.isfile(osp.join(ROOT, script)), script
+        check_paths(argv[1:])
+        return
+    assert prog == '.venv/bin/python', (
+        f'{page}:{line}: {argv}: teach this test how to check such commands')
     rel, args = argv[1], argv[2:]
     assert osp.isfile(osp.join(ROOT, rel)), rel
     synopsis = is_synopsis(args)
