@@ -67,6 +67,7 @@ setup(
             'matplotlib'
         ],
         'tensorboard': ['tensorboard'],
+        'onnx': ['onnx>=1.16', 'onnxscript>=0.5', 'onnxruntime>=1.18'],
     },
     zip_safe=False,
 )

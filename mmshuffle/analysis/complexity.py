@@ -1,15 +1,27 @@
-"""Parameters and FLOPs of a model, in total and per backbone stage.
+"""Parameters, FLOPs and memory access cost of a model, in total and per
+backbone stage.
 
 FLOPs are multiply-adds of the convolution and fully-connected layers (the
 papers' measure), counted by mmengine's ``FlopAnalyzer`` on a real forward
 pass. BatchNorm (folded into the convolution at inference), pooling and
 element-wise ops are not counted.
+
+MAC (memory access cost, the measure ShuffleNet V2's guidelines reason
+about) is counted per executed operator on the same forward pass: every
+tensor an operator reads (activations and weights) plus every tensor it
+writes, in elements; reshapes, transposes and slices that only make views
+cost nothing, while the copies they may force (``contiguous``, ``cat``)
+count. This is the unfused op-by-op traffic, so folding BatchNorm into the
+convolution (deploy mode) lowers it.
 """
+from collections import defaultdict
 from typing import Dict, Tuple
 
 import torch
 from mmengine.analysis import FlopAnalyzer
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 
 #: the operators whose multiply-adds are counted
 COUNTED_OPS = ('conv', 'linear', 'matmul', 'addmm')
@@ -24,6 +36,67 @@ def _find_backbone(model: nn.Module) -> Tuple[str, nn.Module]:
     return None, None
 
 
+#: aten operators that return views although not flagged as such
+_VIEW_OPS = ('_unsafe_view', 'alias', 'lift_fresh')
+
+
+class _MemoryAccessCounter(TorchDispatchMode):
+    """Adds up the elements read and written by every aten operator,
+    attributed to the part of the model that is running."""
+
+    def __init__(self):
+        super().__init__()
+        self.part = ''
+        self.counts = defaultdict(int)
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func.is_view or func.__name__.split('.')[0] in _VIEW_OPS:
+            return out
+        tensors = [
+            t for t in tree_flatten((args, kwargs or {}, out))[0]
+            if isinstance(t, torch.Tensor)
+        ]
+        self.counts[self.part] += sum(t.numel() for t in tensors)
+        return out
+
+
+def memory_access(model: nn.Module, inputs: torch.Tensor,
+                  parts: Dict[str, nn.Module] = None) -> Dict[str, int]:
+    """Memory access cost (elements read + written) of ``model(inputs)``.
+
+    Args:
+        model (nn.Module): the model, run once under ``torch.no_grad``.
+        inputs (Tensor): its input.
+        parts (dict, optional): ``name -> submodule``; the cost of each
+            submodule's operators is reported under its name, the rest
+            under ``''``.
+
+    Returns:
+        dict: ``name -> elements`` for every part, ``''`` for the rest.
+    """
+    counter = _MemoryAccessCounter()
+    handles = []
+    for name, module in (parts or {}).items():
+
+        def enter(mod, args, name=name):
+            mod._mmshuffle_outer_part = counter.part
+            counter.part = name
+
+        def leave(mod, args, output):
+            counter.part = mod._mmshuffle_outer_part
+
+        handles.append(module.register_forward_pre_hook(enter))
+        handles.append(module.register_forward_hook(leave))
+    try:
+        with torch.no_grad(), counter:
+            model(inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return dict(counter.counts)
+
+
 def _params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
@@ -34,10 +107,10 @@ def model_complexity(model: nn.Module,
     """Measure ``model`` on one ``(1, in_channels, H, W)`` input.
 
     Returns:
-        dict: ``params``, ``flops`` (totals) and ``rows``: a list of
-        ``dict(name, params, flops)`` for the stem, each backbone output
-        layer and the rest of the model (neck/head), when the model has an
-        mmshuffle backbone.
+        dict: ``params``, ``flops``, ``mac`` (totals) and ``rows``: a list
+        of ``dict(name, params, flops, mac)`` for the stem, each backbone
+        output layer and the rest of the model (neck/head), when the model
+        has an mmshuffle backbone.
     """
     if len(shape) != 2 or min(shape) < 1:
         raise ValueError(f'shape must be (H, W) with positive sizes, '
@@ -54,8 +127,16 @@ def model_complexity(model: nn.Module,
         return int(sum(v for k, v in ops.items() if k in COUNTED_OPS))
 
     total_flops = flops_of('')
-    result = dict(params=_params(model), flops=total_flops, rows=[])
     prefix, backbone = _find_backbone(model)
+    parts = {}
+    if backbone is not None:
+        # ops of the backbone outside its output layers are the stem's
+        parts = {'stem': backbone}
+        parts.update({n: backbone.get_submodule(n)
+                      for n in backbone.layer_names})
+    mac = memory_access(model, inputs, parts)
+    result = dict(params=_params(model), flops=total_flops,
+                  mac=sum(mac.values()), rows=[])
     if backbone is None:
         return result
     rows = []
@@ -64,20 +145,25 @@ def model_complexity(model: nn.Module,
         dict(
             name='stem',
             params=sum(_params(m) for m in stem),
-            flops=sum(flops_of(prefix + n) for n in backbone.stem_names)))
+            flops=sum(flops_of(prefix + n) for n in backbone.stem_names),
+            mac=mac.get('stem', 0)))
     for i, name in enumerate(backbone.layer_names):
         rows.append(
             dict(
                 name=f'{i}: {name}',
                 params=_params(backbone.get_submodule(name)),
-                flops=flops_of(prefix + name)))
+                flops=flops_of(prefix + name),
+                mac=mac.get(name, 0)))
     counted = sum(r['flops'] for r in rows)
     counted_params = sum(r['params'] for r in rows)
-    if prefix:
-        rows.append(
-            dict(
-                name='neck + head',
-                params=result['params'] - counted_params,
-                flops=total_flops - counted))
+    counted_mac = sum(r['mac'] for r in rows)
+    # a bare backbone: the rest is its input check and output tuple
+    rest = dict(
+        name='neck + head' if prefix else 'other',
+        params=result['params'] - counted_params,
+        flops=total_flops - counted,
+        mac=result['mac'] - counted_mac)
+    if prefix or rest['mac'] or rest['flops']:
+        rows.append(rest)
     result['rows'] = rows
     return result

@@ -1,8 +1,23 @@
 """Side-by-side speed benchmarks, all models in one process on the same
 inputs.
 
+    python tools/analysis_tools/benchmark.py cls [--archs A ...]
+        [--paths P ...] [--threads 1 2] [--shape H [W]] [--batch 32]
+        [--runs 50] [--warmup 10] [--json FILE] [--png FILE]
+    python tools/analysis_tools/benchmark.py train [--archs A ...]
+        [--batch 32] [--shape H [W]] [--steps 10] [--json FILE]
     python tools/analysis_tools/benchmark.py det [--sizes 320 640]
         [--threads 1] [--runs 10] [--warmup 2] [--json FILE]
+
+``cls``: classifier latency at batch 1 (median, p90) and throughput at
+``--batch``, per thread count, for torchvision eager, mmpretrain eager,
+mmshuffle eager, + deploy (BN folded), + channels_last, + torch.compile,
+mmshuffle in onnxruntime and torchvision's ONNX export in onnxruntime; the
+ratio is against torchvision eager (mmpretrain eager for ShuffleNet V1,
+which torchvision lacks). ``--threads 0`` means all cores.
+
+``train``: training-step throughput (forward, loss, backward, SGD step) of
+the mmshuffle classifier against mmpretrain's, same architecture.
 
 ``det``: forward latency (image tensor to head outputs, batch 1, fp32) of
 mmdet's stock RetinaNet-ResNet18-FPN against RetinaNet and RetinaNet-lite
@@ -10,6 +25,7 @@ on the mmshuffle backbones, with the ratio to the ResNet-18 model.
 """
 import argparse
 import json
+import os
 import os.path as osp
 import platform
 import statistics
@@ -20,6 +36,8 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import mmshuffle  # noqa: F401
+from mmshuffle.analysis.speed import (ARCHS, PATHS, bench_classifiers,
+                                      bench_training, draw_chart)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REFERENCE_DET = 'mmdet::retinanet/retinanet_r18_fpn_1x_coco.py'
@@ -38,6 +56,28 @@ DET_CONFIGS = [
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='mode', required=True)
+    cls = sub.add_parser('cls', help='classifier inference speed')
+    cls.add_argument('--archs', nargs='+', default=list(ARCHS),
+                     choices=list(ARCHS))
+    cls.add_argument('--paths', nargs='+', default=list(PATHS),
+                     choices=list(PATHS))
+    cls.add_argument('--threads', type=int, nargs='+', default=[1, 0],
+                     help='thread counts to measure (0 = all cores)')
+    cls.add_argument('--shape', type=int, nargs='+', default=[224])
+    cls.add_argument('--batch', type=int, default=32,
+                     help='batch size of the throughput measurement')
+    cls.add_argument('--runs', type=int, default=50)
+    cls.add_argument('--warmup', type=int, default=10)
+    cls.add_argument('--json', help='also write the results to this file')
+    cls.add_argument('--png', help='draw the 1-thread latencies to this PNG')
+    train = sub.add_parser('train', help='training-step throughput')
+    train.add_argument('--archs', nargs='+', default=list(ARCHS),
+                       choices=list(ARCHS))
+    train.add_argument('--batch', type=int, default=32)
+    train.add_argument('--shape', type=int, nargs='+', default=[224])
+    train.add_argument('--steps', type=int, default=10)
+    train.add_argument('--warmup', type=int, default=2)
+    train.add_argument('--json', help='also write the results to this file')
     det = sub.add_parser('det', help='detector forward latency')
     det.add_argument('--sizes', type=int, nargs='+', default=[320, 640])
     det.add_argument('--threads', type=int, default=1)
@@ -102,22 +142,78 @@ def bench_det(args):
     return results
 
 
+def check_positive(name, value):
+    if value < 1:
+        raise SystemExit(f'error: {name} must be >= 1, got {value}')
+
+
+def parse_shape(values):
+    if len(values) not in (1, 2) or min(values) < 32:
+        raise SystemExit(f'error: --shape takes H or H W (>= 32), got '
+                         f'{values}')
+    return tuple(values * 2 if len(values) == 1 else values)
+
+
+def machine():
+    import onnxruntime
+    return dict(
+        torch=torch.__version__,
+        onnxruntime=onnxruntime.__version__,
+        cpu=cpu_name(),
+        cores=os.cpu_count(),
+        python=platform.python_version())
+
+
+def cpu_name():
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or 'cpu'
+
+
 def main(argv=None):
     args = parse_args(argv)
-    print(f'torch {torch.__version__}, {platform.processor() or "cpu"}, '
-          f'{args.threads} thread(s), batch 1, fp32; ratio = median / '
-          'RetinaNet-ResNet18-FPN median at the same size', flush=True)
-    results = bench_det(args)
+    info = dict(mode=args.mode)
+    if args.mode == 'cls':
+        for name in ('runs', 'warmup', 'batch'):
+            check_positive(f'--{name}', getattr(args, name))
+        shape = parse_shape(args.shape)
+        threads = [t or os.cpu_count() for t in args.threads]
+        info.update(machine=machine(), shape=shape, batch=args.batch,
+                    runs=args.runs, threads=threads)
+        print(f'{info["machine"]}; input {shape}, fp32; latency at batch 1, '
+              f'throughput at batch {args.batch}; ratio = median latency / '
+              'torchvision eager (mmpretrain eager without a torchvision '
+              'model)', flush=True)
+        results = bench_classifiers(args.archs, args.paths, threads, shape,
+                                    args.batch, args.runs, args.warmup)
+        if args.png:
+            draw_chart(results, args.png, threads=threads[0])
+            print(f'chart: {args.png}')
+    elif args.mode == 'train':
+        check_positive('--steps', args.steps)
+        check_positive('--batch', args.batch)
+        shape = parse_shape(args.shape)
+        info.update(machine=machine(), shape=shape, batch=args.batch,
+                    threads=torch.get_num_threads())
+        print(f'{info["machine"]}; training step, batch {args.batch}, input '
+              f'{shape}, {torch.get_num_threads()} thread(s)', flush=True)
+        results = bench_training(args.archs, args.batch, shape, args.steps,
+                                 args.warmup)
+    else:
+        print(f'torch {torch.__version__}, {cpu_name()}, '
+              f'{args.threads} thread(s), batch 1, fp32; ratio = median / '
+              'RetinaNet-ResNet18-FPN median at the same size', flush=True)
+        info.update(threads=args.threads, torch=torch.__version__)
+        results = bench_det(args)
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump(
-                dict(
-                    mode=args.mode,
-                    threads=args.threads,
-                    torch=torch.__version__,
-                    results=results),
-                f,
-                indent=2)
+            json.dump(dict(info, results=results), f, indent=2)
+        print(f'results: {args.json}')
 
 
 if __name__ == '__main__':

@@ -1,0 +1,182 @@
+"""ONNX export of mmshuffle classifiers and backbones, checked in
+onnxruntime.
+
+The graph is exported by torch's ``torch.export``-based ONNX exporter
+(``onnxscript``) from the deploy form (BatchNorm folded). ``channel_shuffle``
+becomes plain ``Reshape``/``Transpose`` nodes: the exported file uses only
+the standard ONNX operator set, so any ONNX runtime can run it.
+
+onnx, onnxscript and onnxruntime are optional dependencies
+(``pip install mmshuffle[onnx]``); ``make test`` installs them.
+"""
+import contextlib
+import io
+import os
+import os.path as osp
+import tempfile
+from typing import Dict, List, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from .fuse import switch_to_deploy
+
+#: the only operator domain an exported graph may use ('' = standard ONNX)
+STANDARD_DOMAINS = ('', 'ai.onnx')
+
+
+class ClassifierForExport(nn.Module):
+    """An mmpretrain ``ImageClassifier`` as ``image tensor -> logits``.
+
+    The input is the normalised ``(N, 3, H, W)`` float tensor that the
+    classifier's data preprocessor produces (mean/std of the config's
+    ``data_preprocessor``, RGB order), the output the class scores before
+    softmax.
+    """
+
+    def __init__(self, classifier: nn.Module):
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(x, mode='tensor')
+
+
+class BackboneForExport(nn.Module):
+    """A backbone as ``image tensor -> (feature_0, feature_1, ...)``, the
+    maps selected by its ``out_indices``."""
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        return tuple(self.backbone(x))
+
+
+def _require(module: str):
+    try:
+        return __import__(module)
+    except ImportError as err:
+        raise ImportError(
+            f'{module} is needed for ONNX export and checking; install the '
+            'optional dependencies with `pip install onnx onnxscript '
+            'onnxruntime` (or `pip install mmshuffle[onnx]`)') from err
+
+
+def check_shape(shape: Sequence[int]) -> Tuple[int, int]:
+    """Validate an ``(H, W)`` input size."""
+    shape = tuple(shape)
+    if len(shape) != 2 or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 32
+            for v in shape):
+        raise ValueError('shape must be (H, W) with integer sizes >= 32 '
+                         f'(the networks downsample by 32), but got {shape!r}')
+    return shape
+
+
+def export_onnx(model: nn.Module,
+                path: str,
+                shape: Sequence[int] = (224, 224),
+                dynamic_batch: bool = False,
+                opset: int = 18,
+                output_names: Sequence[str] = ('output', )) -> str:
+    """Export ``model`` (taking one image tensor) to ``path``.
+
+    The model is switched to its deploy form first (in place), exported for
+    a ``(1, 3, H, W)`` input (any batch size with ``dynamic_batch``), and
+    the file is written atomically (a temporary file renamed into place).
+
+    Raises:
+        ValueError: bad ``shape`` or ``opset``, or the exported graph uses
+            an operator outside the standard ONNX domain.
+    """
+    _require('onnx')
+    _require('onnxscript')
+    import onnx
+    shape = check_shape(shape)
+    if not isinstance(opset, int) or isinstance(opset, bool) or not \
+            17 <= opset <= 23:
+        raise ValueError(f'opset must be an int in [17, 23], got {opset!r}')
+    switch_to_deploy(model)
+    from mmshuffle.models.backbones.base import MobileBackbone
+    in_channels = next((m.in_channels for m in model.modules()
+                        if isinstance(m, MobileBackbone)), 3)
+    example = torch.randn(1, in_channels, *shape)
+    dynamic_shapes = ({0: torch.export.Dim('batch', min=1, max=4096)}, ) \
+        if dynamic_batch else None
+    with contextlib.redirect_stdout(io.StringIO()):  # exporter's progress
+        program = torch.onnx.export(
+            model, (example, ),
+            dynamo=True,
+            input_names=['input'],
+            output_names=list(output_names),
+            opset_version=opset,
+            dynamic_shapes=dynamic_shapes,
+            verbose=False)
+        program.optimize()
+    proto = program.model_proto
+    foreign = sorted({
+        f'{node.domain}::{node.op_type}'
+        for node in proto.graph.node if node.domain not in STANDARD_DOMAINS
+    })
+    if foreign:
+        raise ValueError('the exported graph uses operators outside the '
+                         f'standard ONNX domain: {foreign}')
+    onnx.checker.check_model(proto)
+    directory = osp.dirname(osp.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.onnx.', suffix='.tmp', dir=directory)
+    os.close(fd)
+    try:
+        onnx.save(proto, tmp)
+        os.replace(tmp, path)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def ort_session(path: str, threads: int = 1):
+    """An onnxruntime CPU session with all graph optimisations and
+    ``threads`` intra-op threads."""
+    ort = _require('onnxruntime')
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = \
+        ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return ort.InferenceSession(
+        path, options, providers=['CPUExecutionProvider'])
+
+
+@torch.no_grad()
+def compare_with_onnxruntime(model: nn.Module, path: str,
+                             batch_sizes: Sequence[int] = (1, ),
+                             seed: int = 0) -> List[Dict]:
+    """Run ``model`` and the ONNX file on the same random inputs.
+
+    Returns:
+        list[dict]: one ``dict(batch, max_abs_diff)`` per batch size (the
+        largest difference over all outputs).
+    """
+    session = ort_session(path)
+    inp = session.get_inputs()[0]
+    _, channels, height, width = inp.shape
+    gen = torch.Generator().manual_seed(seed)
+    results = []
+    model.eval()
+    for batch in batch_sizes:
+        x = torch.randn(batch, channels, height, width, generator=gen)
+        expected = model(x)
+        if isinstance(expected, torch.Tensor):
+            expected = (expected, )
+        outputs = session.run(None, {inp.name: x.numpy()})
+        if len(outputs) != len(expected):
+            raise ValueError(f'{path!r} returns {len(outputs)} outputs, the '
+                             f'model {len(expected)}')
+        diff = max((torch.from_numpy(o) - e).abs().max().item()
+                   for o, e in zip(outputs, expected))
+        results.append(dict(batch=batch, max_abs_diff=diff))
+    return results

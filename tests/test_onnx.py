@@ -1,0 +1,128 @@
+"""ONNX export: plain ONNX operators only, onnxruntime equal to PyTorch
+within 1e-4 at batch 1 and 8, and the export tool end to end."""
+import os.path as osp
+import subprocess
+import sys
+from collections import Counter
+
+import onnx
+import pytest
+import torch
+from helpers import build_backbone, randomize_bn_stats
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+from mmshuffle.deploy.onnx import (BackboneForExport, check_shape,
+                                   compare_with_onnxruntime, export_onnx)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOOL = osp.join(ROOT, 'tools', 'deployment', 'pytorch2onnx.py')
+CLS_CFG = osp.join(ROOT, 'configs', 'shufflenet_v2',
+                   'shufflenet-v2-1x_16xb64_in1k.py')
+DET_CFG = osp.join(ROOT, 'configs', 'retinanet',
+                   'retinanet_shufflenet-v1-1x-g3_fpn_1x_coco.py')
+
+
+@pytest.mark.parametrize('name,kwargs,outputs', [
+    ('ShuffleNetV2', dict(), (0, 1, 2, 3)),
+    ('ShuffleNetV2', dict(extra_dw=True), (0, 1, 2)),
+    ('ShuffleNetV1', dict(groups=3), (0, 1, 2)),
+    ('MobileNetV2', dict(), (2, 4, 7)),
+])
+def test_backbones_export_with_plain_operators(tmp_path, name, kwargs,
+                                               outputs):
+    model = build_backbone(name, out_indices=outputs, **kwargs)
+    wrapped = BackboneForExport(randomize_bn_stats(model).eval())
+    path = str(tmp_path / 'backbone.onnx')
+    names = [f'feat{i}' for i in range(len(outputs))]
+    export_onnx(wrapped, path, (64, 96), dynamic_batch=True,
+                output_names=names)
+    graph = onnx.load(path).graph
+    assert [o.name for o in graph.output] == names
+    ops = Counter(node.op_type for node in graph.node)
+    assert {node.domain for node in graph.node} <= {'', 'ai.onnx'}
+    if name.startswith('ShuffleNet'):
+        # channel_shuffle: Reshape -> Transpose -> Reshape, no custom op
+        assert ops['Transpose'] > 0 and ops['Reshape'] > 0
+    assert 'BatchNormalization' not in ops  # exported in deploy form
+    for result in compare_with_onnxruntime(wrapped, path, (1, 8)):
+        assert result['max_abs_diff'] <= 1e-4, result
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['backbone.onnx']
+
+
+def test_bad_shape_and_opset(tmp_path):
+    with pytest.raises(ValueError, match='shape must be'):
+        check_shape((16, 224))
+    with pytest.raises(ValueError, match='opset must be'):
+        export_onnx(build_backbone('ShuffleNetV2'), str(tmp_path / 'x.onnx'),
+                    opset=9)
+
+
+def save_checkpoint(cfg_path, path, scope='mmpretrain'):
+    if scope == 'mmdet':
+        from mmdet.registry import MODELS
+    else:
+        from mmpretrain.registry import MODELS
+    cfg = Config.fromfile(cfg_path)
+    cfg.model.backbone.init_cfg = None
+    with DefaultScope.overwrite_default_scope(scope):
+        model = MODELS.build(cfg.model)
+    model.init_weights()
+    randomize_bn_stats(model)
+    torch.save({'state_dict': model.state_dict()}, path)
+
+
+def run_tool(*args, cwd):
+    return subprocess.run([sys.executable, TOOL, *map(str, args)],
+                          cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_export_tool_classifier_and_backbone(tmp_path):
+    ckpt = tmp_path / 'cls.pth'
+    save_checkpoint(CLS_CFG, ckpt)
+    out = tmp_path / 'cls.onnx'
+    proc = run_tool(CLS_CFG, ckpt, '--out', out, '--shape', 96, 128,
+                    '--dynamic-batch', cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'batch 1: max |PyTorch - onnxruntime|' in proc.stdout
+    assert 'batch 8: max |PyTorch - onnxruntime|' in proc.stdout
+    graph = onnx.load(str(out)).graph
+    assert [o.name for o in graph.output] == ['logits']
+    dims = graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in dims][1:] == [3, 96, 128]
+
+    # a detection config: its backbone alone, multi-scale features
+    det_ckpt = tmp_path / 'det.pth'
+    save_checkpoint(DET_CFG, det_ckpt, scope='mmdet')
+    proc = run_tool(DET_CFG, det_ckpt, '--out', tmp_path / 'bb.onnx',
+                    '--backbone-only', cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    graph = onnx.load(str(tmp_path / 'bb.onnx')).graph
+    assert [o.name for o in graph.output] == ['feat0', 'feat1', 'feat2']
+
+    # tolerance is enforced: the tool fails loudly above it
+    proc = run_tool(CLS_CFG, ckpt, '--out', out, '--tolerance', 1e-12,
+                    cwd=tmp_path)
+    assert proc.returncode == 1
+    assert 'onnxruntime differs from PyTorch' in proc.stderr
+
+
+@pytest.mark.slow
+def test_export_tool_bad_input(tmp_path):
+    ckpt = tmp_path / 'cls.pth'
+    save_checkpoint(CLS_CFG, ckpt)
+    cases = [
+        ((DET_CFG, ckpt, '--out', tmp_path / 'a.onnx'), 'does not fit'),
+        ((CLS_CFG, tmp_path / 'none.pth', '--out', tmp_path / 'a.onnx'),
+         'does not exist'),
+        ((CLS_CFG, ckpt, '--out', tmp_path / 'a.onnx', '--shape', 8),
+         'shape must be'),
+        ((CLS_CFG, ckpt, '--out', tmp_path / 'a.txt'), '.onnx'),
+    ]
+    for args, message in cases:
+        proc = run_tool(*args, cwd=tmp_path)
+        assert proc.returncode == 2, (args, proc.stderr[-2000:])
+        assert message in proc.stderr, (args, proc.stderr[-2000:])
+        assert 'Traceback' not in proc.stderr
+    assert not (tmp_path / 'a.onnx').exists()
