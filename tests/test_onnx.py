@@ -126,3 +126,43 @@ def test_export_tool_bad_input(tmp_path):
         assert message in proc.stderr, (args, proc.stderr[-2000:])
         assert 'Traceback' not in proc.stderr
     assert not (tmp_path / 'a.onnx').exists()
+
+
+@pytest.mark.slow
+def test_deployment_doc_snippet_matches_pytorch(tmp_path):
+    """The onnxruntime snippet of docs/deployment.md, run on an exported
+    toy classifier, gives the PyTorch classifier's scores."""
+    import re
+
+    import numpy as np
+    from PIL import Image
+
+    from mmshuffle.deploy.onnx import ClassifierForExport
+    toy_cfg = osp.join(ROOT, 'configs', 'toy',
+                       'shufflenet-v2-1x_1xb64-30e_toy-shapes.py')
+    from mmpretrain.registry import MODELS
+    cfg = Config.fromfile(toy_cfg)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(cfg.model)
+    model.init_weights()
+    randomize_bn_stats(model).eval()
+    wrapped = ClassifierForExport(model)
+    onnx_path = str(tmp_path / 'toy.onnx')
+    export_onnx(wrapped, onnx_path, (96, 96), output_names=['logits'])
+    image_path = str(tmp_path / 'img.png')
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (120, 90, 3), np.uint8)).save(
+        image_path)
+
+    text = open(osp.join(ROOT, 'docs', 'deployment.md')).read()
+    snippet = [b for b in re.findall(r'```python\n(.*?)```', text, re.S)
+               if 'def classify' in b]
+    assert len(snippet) == 1
+    namespace = {}
+    exec(compile(snippet[0], 'docs/deployment.md', 'exec'), namespace)
+    top, scores = namespace['classify'](onnx_path, image_path, size=96)
+    x = torch.from_numpy(namespace['load_image'](image_path, 96))
+    with torch.no_grad():
+        expected = wrapped(x).softmax(1)[0].numpy()
+    assert top == int(expected.argmax())
+    assert np.abs(scores - expected).max() < 1e-5

@@ -30,7 +30,7 @@ from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 from torch import nn
 
-from mmshuffle.deploy import switch_to_deploy
+from mmshuffle.deploy import compile_for_inference, switch_to_deploy
 
 #: architecture -> (torchvision builder or None, mmshuffle backbone cfg,
 #: mmpretrain backbone cfg, head in_channels)
@@ -101,12 +101,6 @@ def time_calls(fn: Callable, x, runs: int, warmup: int) -> Dict:
         median_ms=statistics.median(times),
         p90_ms=times[min(len(times) - 1, int(0.9 * len(times)))],
         runs=runs)
-
-
-def compile_for_inference(model: nn.Module) -> nn.Module:
-    """``torch.compile`` with inductor and frozen weights (constant
-    folding, prepacked convolution weights); inference only."""
-    return torch.compile(model, options={'freezing': True})
 
 
 def _onnx_runner(model: nn.Module, directory: str, name: str,

@@ -169,3 +169,14 @@ def is_deploy(model: nn.Module) -> bool:
     from mmshuffle.models.backbones.base import MobileBackbone
     backbones = [m for m in model.modules() if isinstance(m, MobileBackbone)]
     return bool(backbones) and all(b.deploy for b in backbones)
+
+
+def compile_for_inference(model: nn.Module) -> nn.Module:
+    """``torch.compile`` (inductor) with frozen weights: parameters become
+    constants, so BatchNorm-free convolutions get prepacked weights and
+    constant folding. Inference only (call it under ``torch.no_grad()``);
+    the first call compiles (tens of seconds)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError('compile_for_inference expects an nn.Module, but '
+                        f'got {type(model).__name__}')
+    return torch.compile(model.eval(), options={'freezing': True})
