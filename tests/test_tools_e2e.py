@@ -96,6 +96,27 @@ def test_test_tool_prints_accuracy_and_dumps(trained, workspace):
     assert out.is_file() and out.stat().st_size > 0
 
 
+def test_test_tool_deploy_form_gives_the_same_predictions(trained,
+                                                         workspace):
+    import pickle
+    work_dir, _ = trained
+    scores = {}
+    for name, extra in (('train_form', []), ('deploy', ['--deploy'])):
+        out = workspace / f'preds_{name}.pkl'
+        proc = run([
+            TEST, TOY_V2,
+            str(work_dir / 'epoch_2.pth'), '--work-dir',
+            str(workspace / f'test_{name}'), '--out',
+            str(out), '--cfg-options', 'test_dataloader.num_workers=0'
+        ] + extra, cwd=workspace)
+        metrics_of(proc)
+        with open(out, 'rb') as f:  # written by this test: trusted
+            scores[name] = torch.stack(
+                [p['pred_score'] for p in pickle.load(f)])
+    assert scores['deploy'].shape == scores['train_form'].shape
+    assert (scores['deploy'] - scores['train_form']).abs().max() < 1e-4
+
+
 def test_resume_continues_from_the_saved_epoch(trained, workspace):
     work_dir, _ = trained
     proc = run([

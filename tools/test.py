@@ -1,11 +1,13 @@
 """Evaluate a checkpoint with an mmpretrain or mmdet config.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
-        [--show-dir DIR] [--cfg-options KEY=VALUE ...]
+        [--show-dir DIR] [--deploy] [--cfg-options KEY=VALUE ...]
         [--launcher none|pytorch|slurm|mpi]
 
 The checkpoint is loaded strictly: a checkpoint of another model is an
 error that names the mismatching keys, not a silently wrong result.
+``--deploy`` evaluates the model's deploy form (BatchNorm folded into the
+convolutions, see docs/deployment.md) instead of the training form.
 """
 import argparse
 import json
@@ -31,6 +33,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--show-dir',
         help='save images with predictions drawn on them to this directory')
+    parser.add_argument(
+        '--deploy', action='store_true',
+        help='evaluate the deploy form (BatchNorm folded into the convs)')
     add_common_args(parser)
     return parser.parse_args(argv)
 
@@ -78,6 +83,12 @@ def main(argv=None):
     except RuntimeError as err:
         raise CLIError(f'checkpoint {args.checkpoint!r} does not fit the '
                        f'model of {args.config!r}: {err}') from None
+    # loaded strictly above: mmengine's runner.test() must not load the
+    # file a second time (non-strictly, and over a deploy-form model)
+    runner._has_loaded = True
+    if args.deploy:
+        from mmshuffle.deploy import switch_to_deploy
+        switch_to_deploy(runner.model)
     check_dataloader(cfg, 'test_dataloader')
     if args.out:
         runner.test_evaluator.metrics.append(dump_metric(cfg, args.out))
