@@ -72,3 +72,8 @@ def test_cls_tool_writes_json_and_chart_with_compile(tmp_path):
     assert all('compile_s' in r for r in rows if r['path'] == '+compile')
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert '+compile' in proc.stdout and 'chart:' in proc.stdout
+    # the compute floor: multiply-adds at the measured sgemm peak
+    floor = data['floor'][0]
+    assert floor['arch'] == 'shufflenet-v2-1x' and floor['sgemm_gflops'] > 0
+    assert floor['floor_ms'] == pytest.approx(
+        2 * floor['mult_adds'] / floor['sgemm_gflops'] / 1e6)

@@ -231,6 +231,35 @@ def bench_classifiers(archs: Sequence[str] = tuple(ARCHS),
     return rows
 
 
+def sgemm_peak_gflops(threads: int = 1, size: int = 1024,
+                      runs: int = 10) -> float:
+    """Measured fp32 matrix-multiply throughput (GFLOP/s, 2 FLOPs per
+    multiply-add) with ``threads`` threads: the best a convolution can
+    hope for on this machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a = torch.randn(size, size)
+        b = torch.randn(size, size)
+        timing = time_calls(lambda _: torch.mm(a, b), None, runs, 3)
+    finally:
+        torch.set_num_threads(previous)
+    best = timing['median_ms'] / 1e3
+    return 2 * size**3 / best / 1e9
+
+
+def compute_floor(arch: str, shape, gflops: float) -> Dict:
+    """The compute floor of one batch-1 forward pass: its multiply-adds
+    (x2 FLOPs) at the measured matrix-multiply peak."""
+    from .complexity import model_complexity
+    _, ours_cfg, _, channels = ARCHS[arch]
+    mult_adds = model_complexity(
+        TensorClassifier(build_classifier(ours_cfg, channels)).classifier,
+        tuple(shape))['flops']
+    return dict(arch=arch, mult_adds=mult_adds, sgemm_gflops=gflops,
+                floor_ms=2 * mult_adds / (gflops * 1e9) * 1e3)
+
+
 def format_row(row: Dict) -> str:
     ratio = f'x{row["ratio"]:.2f}' if row.get('ratio') else '-'
     extra = f'  (compile {row["compile_s"]:.0f} s)' \

@@ -37,7 +37,8 @@ from mmengine.registry import DefaultScope
 
 import mmshuffle  # noqa: F401
 from mmshuffle.analysis.speed import (ARCHS, PATHS, bench_classifiers,
-                                      bench_training, draw_chart)
+                                      bench_training, compute_floor,
+                                      draw_chart, sgemm_peak_gflops)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REFERENCE_DET = 'mmdet::retinanet/retinanet_r18_fpn_1x_coco.py'
@@ -191,6 +192,13 @@ def main(argv=None):
               'model)', flush=True)
         results = bench_classifiers(args.archs, args.paths, threads, shape,
                                     args.batch, args.runs, args.warmup)
+        gflops = sgemm_peak_gflops(threads=1)
+        info['floor'] = [compute_floor(a, shape, gflops) for a in args.archs]
+        for floor in info['floor']:
+            print(f'{floor["arch"]:<20} compute floor, 1 thread: '
+                  f'{floor["mult_adds"] / 1e6:.1f} M mult-adds at the '
+                  f'measured sgemm peak {gflops:.0f} GFLOP/s = '
+                  f'{floor["floor_ms"]:.2f} ms')
         if args.png:
             draw_chart(results, args.png, threads=threads[0])
             print(f'chart: {args.png}')
