@@ -123,12 +123,16 @@ def test_classification_ddp_train_then_dist_test(workspace, tmp_path):
     proc = launch([
         osp.join(ROOT, 'tools', 'dist_train.sh'), cfg,
         str(NUM_PROCS), '--work-dir',
-        str(work_dir), '--cfg-options', 'train_cfg.max_epochs=2',
+        str(work_dir), '--auto-scale-lr', '--cfg-options',
+        'train_cfg.max_epochs=2',
         'train_dataloader.batch_size=4', 'train_cfg.val_interval=2',
         'default_hooks.checkpoint.save_best=None'
     ] + LOADERS, cwd=workspace)
     log = proc.stdout + proc.stderr
     assert 'Distributed training: True' in log
+    # the config's base batch is 64; here 2 processes x 4 images
+    assert ('LR is set based on batch size of 64 and the current batch '
+            'size is 8. Scaling the original LR by 0.125') in log
     # 16 images, 2 processes x 4 images: 2 iterations per epoch
     assert re.search(r'Epoch\(train\) +\[2\]\[2/2\]', log), log[-2000:]
     check_ranks_agree(ranks, work_dir / 'epoch_2.pth',
@@ -212,13 +216,14 @@ def test_detection_ddp_train_then_dist_test(workspace, tmp_path):
 
 
 @pytest.mark.slow
-def test_launcher_without_torchrun_environment_is_a_clear_error(tmp_path):
+def test_launcher_without_torchrun_environment_is_a_clear_error(
+        workspace, tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')}
     proc = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools', 'train.py'), CLS_CFG,
          '--launcher', 'pytorch', '--work-dir', str(tmp_path / 'wd')],
-        cwd=tmp_path, capture_output=True, text=True, env=env)
+        cwd=workspace, capture_output=True, text=True, env=env)
     assert proc.returncode == 2
     assert ('--launcher pytorch: environment variable(s) RANK, WORLD_SIZE, '
             'MASTER_ADDR, MASTER_PORT not set') in proc.stderr
@@ -240,6 +245,24 @@ def test_backend_choice():
         with pytest.raises(DistSetupError,
                            match="backend='nccl' needs CUDA GPUs"):
             choose_backend(dict(backend='nccl'))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU path')
+def test_sync_bn_without_gpu_is_refused_up_front():
+    from mmengine.config import Config
+
+    from mmshuffle.engine.dist import check_sync_bn
+    cfg = Config.fromfile(DET_CFG)
+    check_sync_bn(cfg)
+    cfg.model.backbone.norm_cfg = dict(type='SyncBN', requires_grad=True)
+    with pytest.raises(DistSetupError,
+                       match=r'SyncBN needs CUDA GPUs, but none is available '
+                       r'\(model.backbone.norm_cfg\)'):
+        check_sync_bn(cfg)
+    cfg = Config.fromfile(DET_CFG)
+    cfg.sync_bn = 'torch'
+    with pytest.raises(DistSetupError, match=r"\(sync_bn='torch'\)"):
+        check_sync_bn(cfg)
 
 
 def test_slurm_variables_become_torch_ones(monkeypatch):

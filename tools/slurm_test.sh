@@ -3,7 +3,7 @@
 # GPUS_PER_NODE per node). GPUS_PER_NODE=0 runs CPU tasks (gloo backend)
 # without --gres.
 #
-#   [GPUS=8 GPUS_PER_NODE=8 CPUS_PER_TASK=5 SRUN_ARGS=...] \
+#   [GPUS=8 GPUS_PER_NODE=8 CPUS_PER_TASK=5 SRUN_ARGS=... PYTHON=...] \
 #       tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT \
 #       [tools/test.py options]
 set -euo pipefail
@@ -19,8 +19,13 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-}
-PYTHON=${PYTHON:-python}
 TOOLS=$(dirname "$0")
+if [ -z "${PYTHON:-}" ]; then   # the project's .venv if there is one
+    PYTHON=python
+    if [ -x "$TOOLS/../.venv/bin/python" ]; then
+        PYTHON="$TOOLS/../.venv/bin/python"
+    fi
+fi
 GRES=()
 TASKS_PER_NODE=()
 if [ "$GPUS_PER_NODE" -gt 0 ]; then

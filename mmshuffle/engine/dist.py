@@ -126,6 +126,37 @@ def init_process_group(launcher: str, dist_cfg: Optional[dict] = None) -> str:
     return backend
 
 
+SYNC_BN = ('SyncBN', 'MMSyncBN', 'mmcv.SyncBN', 'mmcv.MMSyncBN',
+           'mmengine.SyncBN')
+
+
+def _sync_bn_keys(node, key='model'):
+    if isinstance(node, dict):
+        if key.endswith('norm_cfg') and node.get('type') in SYNC_BN:
+            yield key
+        for name, value in node.items():
+            yield from _sync_bn_keys(value, f'{key}.{name}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _sync_bn_keys(value, f'{key}[{i}]')
+
+
+def check_sync_bn(cfg) -> None:
+    """SyncBN synchronises through CUDA (torch's ``SyncBatchNorm`` refuses
+    CPU tensors once several processes run): refuse it up front when
+    there is no GPU, naming where the config asks for it."""
+    if torch.cuda.is_available():
+        return
+    where = list(_sync_bn_keys(cfg.get('model') or {}))
+    if cfg.get('sync_bn'):
+        where.insert(0, f'sync_bn={cfg.sync_bn!r}')
+    if where:
+        raise DistSetupError(
+            f'SyncBN needs CUDA GPUs, but none is available ({where[0]}); '
+            "use norm_cfg=dict(type='BN') (e.g. with norm_eval=True) for "
+            'distributed training on CPUs')
+
+
 def setup_distributed(cfg) -> Optional[str]:
     """Prepare ``cfg`` and the process for ``cfg.launcher``.
 
@@ -138,6 +169,7 @@ def setup_distributed(cfg) -> Optional[str]:
     launcher = cfg.get('launcher', 'none')
     if launcher not in LAUNCHERS:
         return None
+    check_sync_bn(cfg)
     env_cfg = cfg.get('env_cfg') or {}
     backend = init_process_group(launcher, env_cfg.get('dist_cfg'))
     if not torch.cuda.is_available() and cfg.get('model_wrapper_cfg') is \
