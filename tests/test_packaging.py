@@ -45,6 +45,18 @@ OUTSIDE = textwrap.dedent('''
     with DefaultScope.overwrite_default_scope(mine.default_scope):
         model = MODELS.build(mine.model)
     print(type(model.backbone).__module__, model.head.fc.out_features)
+
+    # the same for a detector of mmdet
+    from mmdet.registry import MODELS as DET_MODELS
+    with open('my_detector.py', 'w') as f:
+        f.write("_base_ = 'mmshuffle::retinanet/retinanet-lite_"
+                "shufflenet-v2-1x_lite-fpn_1x_coco.py'\\n"
+                "model = dict(_scope_='mmdet', "
+                "bbox_head=dict(num_classes=3))\\n")
+    det = Config.fromfile('my_detector.py')
+    with DefaultScope.overwrite_default_scope(det.default_scope):
+        detector = DET_MODELS.build(det.model)
+    print(type(detector.neck).__name__, detector.bbox_head.num_classes)
 ''')
 
 
@@ -89,8 +101,9 @@ def test_installed_package_configs_work_from_outside_the_repo(
         [sys.executable, '-W', 'ignore', '-c', OUTSIDE, str(target)],
         cwd=str(work), env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.split() == ['mmshuffle.models.backbones.shufflenet_v2',
-                                   '10']
+    assert proc.stdout.split() == [
+        'mmshuffle.models.backbones.shufflenet_v2', '10', 'LiteFPN', '3'
+    ]
 
 
 def test_development_install_runs_the_documented_example(tmp_path):
