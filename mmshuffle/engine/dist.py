@@ -8,9 +8,9 @@ without a GPU. ``tools/train.py`` and ``tools/test.py`` call
 group itself from the launcher's environment (``torchrun``: ``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``; slurm:
 ``SLURM_PROCID``, ``SLURM_NTASKS``, ``SLURM_LOCALID``, ``SLURM_NODELIST``),
-touches CUDA only for nccl, and configures mmengine's DDP wrapper for CPU
-modules. mmengine's Runner then finds the process group initialised and
-uses it as is.
+touches CUDA only where it is available, and configures mmengine's DDP
+wrapper for CPU modules. mmengine's Runner then finds the process group
+initialised and uses it as is.
 
 The backend is ``env_cfg.dist_cfg.backend`` when the config sets it, else
 nccl where CUDA is available and gloo where it is not.
@@ -91,8 +91,9 @@ def _slurm_env() -> None:
 
 def init_process_group(launcher: str, dist_cfg: Optional[dict] = None) -> str:
     """Initialise torch's default process group for ``launcher``
-    (``'pytorch'`` or ``'slurm'``) without touching CUDA unless the
-    backend is nccl. Returns the backend used.
+    (``'pytorch'`` or ``'slurm'``), touching CUDA only where it is
+    available (then each process uses GPU ``LOCAL_RANK``). Returns the
+    backend used.
 
     ``dist_cfg`` is the config's ``env_cfg.dist_cfg``: ``backend`` and
     ``timeout`` (seconds) are used; other keys go to
@@ -114,7 +115,7 @@ def init_process_group(launcher: str, dist_cfg: Optional[dict] = None) -> str:
         _require_env(TORCHRUN_ENV, 'pytorch')
     if kwargs.get('timeout') is not None:
         kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
-    if backend == 'nccl':
+    if torch.cuda.is_available():  # one GPU per process, whatever backend
         torch.cuda.set_device(int(os.environ['LOCAL_RANK']))
     if not torch_dist.is_initialized():
         torch_dist.init_process_group(
