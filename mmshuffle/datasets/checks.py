@@ -37,6 +37,27 @@ def _where() -> str:
     return f'(working directory {os.getcwd()})'
 
 
+class _Listing:
+    """``exists(path)`` for many files: one directory listing per folder
+    instead of one ``stat`` per image (ImageNet: 1,000 listings instead of
+    1.28 million stats)."""
+
+    def __init__(self):
+        self._dirs = {}
+
+    def exists(self, path: str) -> bool:
+        folder, name = osp.split(path)
+        if folder not in self._dirs:
+            try:
+                with os.scandir(folder or '.') as entries:
+                    self._dirs[folder] = {
+                        e.name for e in entries if e.is_file()
+                    }
+            except OSError:  # not a directory
+                self._dirs[folder] = set()
+        return name in self._dirs[folder]
+
+
 def check_coco_annotations(ann_file: str,
                            img_dir: Optional[str] = None,
                            classes: Optional[Sequence[str]] = None) -> Dict:
@@ -95,7 +116,7 @@ def check_coco_annotations(ann_file: str,
                     f'a category of annotation file {ann_file!r}; its '
                     f'categories are {sorted(names)}')
 
-    images = {}
+    images, listing = {}, _Listing()
     for i, img in enumerate(data['images']):
         if not isinstance(img, dict) or not {'id', 'file_name', 'width',
                                              'height'} <= set(img):
@@ -113,7 +134,7 @@ def check_coco_annotations(ann_file: str,
                     'it must be a positive int')
         if img_dir is not None:
             path = osp.join(img_dir, img['file_name'])
-            if not osp.isfile(path):
+            if not listing.exists(path):
                 raise DataError(
                     f'image file {path!r} does not exist (images[{i}] of '
                     f'{ann_file!r}) {_where()}')
@@ -172,7 +193,7 @@ def check_classification_list(ann_file: str,
     if not osp.isfile(ann_file):
         raise DataError(f'annotation file {ann_file!r} does not exist '
                         f'{_where()}')
-    items = []
+    items, listing = [], _Listing()
     with open(ann_file) as f:
         for number, line in enumerate(f, 1):
             line = line.strip()
@@ -194,7 +215,7 @@ def check_classification_list(ann_file: str,
                     f'{where}: class index {label} names no class; the '
                     f'config has {len(classes)} classes, indices 0 to '
                     f'{len(classes) - 1} ({", ".join(classes)})')
-            if img_dir is not None and not osp.isfile(
+            if img_dir is not None and not listing.exists(
                     osp.join(img_dir, path)):
                 raise DataError(f'{where}: image file '
                                 f'{osp.join(img_dir, path)!r} does not '
