@@ -40,7 +40,15 @@ RUN_HERE = ('tools/analysis_tools/get_flops.py', )
 IN_DEMO = {
     'tools/misc/make_toy_data.py cls', 'tools/misc/make_toy_data.py det',
     'tools/train.py configs/toy/shufflenet-v2-1x_1xb64-30e_toy-shapes.py',
-    'tools/analysis_tools/analyze_logs.py work_dirs/demo_toy_shapes'
+    'tools/analysis_tools/analyze_logs.py work_dirs/demo_toy_shapes',
+    'tools/deployment/pytorch2onnx.py '
+    'configs/toy/shufflenet-v2-1x_1xb64-30e_toy-shapes.py '
+    'work_dirs/demo_toy_shapes/epoch_30.pth --out '
+    'work_dirs/demo_toy_shapes/shufflenet-v2-1x_toy-shapes.onnx --shape 96 '
+    '--dynamic-batch',
+    'tools/deployment/test_onnx.py '
+    'configs/toy/shufflenet-v2-1x_1xb64-30e_toy-shapes.py '
+    'work_dirs/demo_toy_shapes/shufflenet-v2-1x_toy-shapes.onnx',
 }
 
 

@@ -166,3 +166,47 @@ def test_deployment_doc_snippet_matches_pytorch(tmp_path):
         expected = wrapped(x).softmax(1)[0].numpy()
     assert top == int(expected.argmax())
     assert np.abs(scores - expected).max() < 1e-5
+
+
+@pytest.mark.slow
+def test_onnx_test_tool_gives_the_pytorch_predictions(tmp_path):
+    """tools/deployment/test_onnx.py on an exported toy classifier: the
+    config's pipeline, onnxruntime's scores and the config's evaluator give
+    tools/test.py's metrics and predictions."""
+    import json
+    import pickle
+
+    from helpers import make_tiny_toy_data
+    toy_cfg = osp.join(ROOT, 'configs', 'toy',
+                       'shufflenet-v2-1x_1xb64-30e_toy-shapes.py')
+    make_tiny_toy_data(tmp_path, cls=(12, 30, 64))
+    ckpt = tmp_path / 'toy.pth'
+    save_checkpoint(toy_cfg, ckpt)
+    onnx_path = tmp_path / 'toy.onnx'
+    proc = run_tool(toy_cfg, ckpt, '--out', onnx_path, '--shape', 64,
+                    '--dynamic-batch', cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    fast = ['--cfg-options', 'test_dataloader.num_workers=0',
+            'test_dataloader.batch_size=7']
+    runs = {}
+    for name, cmd in (
+            ('onnx', [osp.join(ROOT, 'tools', 'deployment', 'test_onnx.py'),
+                      toy_cfg, onnx_path]),
+            ('torch', [osp.join(ROOT, 'tools', 'test.py'), toy_cfg, ckpt,
+                       '--work-dir', tmp_path / 'wd'])):
+        out = tmp_path / f'{name}.pkl'
+        proc = subprocess.run(
+            [sys.executable, *map(str, cmd), '--out', str(out), *fast],
+            cwd=tmp_path, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        line = [ln for ln in proc.stdout.splitlines()
+                if ln.startswith('metrics ')][-1]
+        with open(out, 'rb') as f:  # written by this test: trusted
+            preds = pickle.load(f)
+        runs[name] = (json.loads(line[len('metrics '):]), preds)
+    assert runs['onnx'][0] == runs['torch'][0]
+    onnx_preds, torch_preds = runs['onnx'][1], runs['torch'][1]
+    assert len(onnx_preds) == len(torch_preds) == 30
+    for a, b in zip(onnx_preds, torch_preds):
+        assert a['img_path'] == b['img_path']
+        assert (a['pred_score'] - b['pred_score']).abs().max() < 1e-4

@@ -4,7 +4,10 @@
 
 1. Classification: generates the toy shapes if missing (data/toy_shapes),
    trains the ShuffleNet V2 classifier with tools/train.py, evaluates the
-   last checkpoint with tools/test.py and prints its top-1 accuracy.
+   last checkpoint with tools/test.py and prints its top-1 accuracy; then
+   exports it to ONNX (tools/deployment/pytorch2onnx.py) and evaluates the
+   ONNX file in onnxruntime on the same split
+   (tools/deployment/test_onnx.py).
 2. Detection: generates the toy detection set if missing (data/toy_det),
    trains RetinaNet + ShuffleNet V2 + FPN starting from the classifier's
    checkpoint (init_cfg Pretrained, prefix 'backbone.'), evaluates it with
@@ -14,7 +17,8 @@
    tools/analysis_tools/analyze_logs.py to WORK_DIR/curves.png and prints
    where the curves and pictures are.
 
-Fails (exit 1) if top-1 < --min-top1 or mAP50 < --min-map50.
+Fails (exit 1) if top-1 < --min-top1, mAP50 < --min-map50, or the ONNX
+top-1 differs from PyTorch's by more than one image.
 """
 import argparse
 import json
@@ -71,13 +75,22 @@ def classification(args, py):
     _, seconds = step('train the classifier', [
         py, 'tools/train.py', CLS_CONFIG, '--work-dir', args.cls_work_dir
     ])
-    ckpt = last_checkpoint(args.cls_work_dir)
+    ckpt = last_checkpoint(args.cls_work_dir)  # epoch_30.pth (30 epochs)
     out, _ = step('test the classifier', [
         py, 'tools/test.py', CLS_CONFIG, ckpt, '--work-dir',
         osp.join(args.cls_work_dir, 'test')
     ], capture=True)
     top1 = metrics_of(out)['accuracy/top1']
-    return ckpt, top1, seconds
+    onnx_path = osp.join(args.cls_work_dir, 'shufflenet-v2-1x_toy-shapes.onnx')
+    step('export the classifier to ONNX', [
+        py, 'tools/deployment/pytorch2onnx.py', CLS_CONFIG, ckpt, '--out',
+        onnx_path, '--shape', '96', '--dynamic-batch'
+    ])
+    out, _ = step('evaluate the ONNX classifier in onnxruntime', [
+        py, 'tools/deployment/test_onnx.py', CLS_CONFIG, onnx_path
+    ], capture=True)
+    onnx_top1 = metrics_of(out)['accuracy/top1']
+    return ckpt, top1, seconds, onnx_top1, osp.join(ROOT, onnx_path)
 
 
 def detection(args, py, cls_ckpt):
@@ -108,12 +121,17 @@ def main(argv=None):
     args = parse_args(argv)
     py = sys.executable
     failures = []
-    cls_ckpt, top1, cls_s = classification(args, py)
+    cls_ckpt, top1, cls_s, onnx_top1, onnx_path = classification(args, py)
     lines = [f'classification: {osp.basename(CLS_CONFIG)} trained in '
              f'{cls_s:.0f} s; top-1 on the toy val split = {top1:.2f}% '
-             f'(bar {args.min_top1:.0f}%)']
+             f'(bar {args.min_top1:.0f}%)',
+             f'ONNX export {onnx_path} in onnxruntime: top-1 = '
+             f'{onnx_top1:.2f}% (PyTorch {top1:.2f}%)']
     if top1 < args.min_top1:
         failures.append(f'top-1 {top1:.2f}% < {args.min_top1}%')
+    if abs(onnx_top1 - top1) > 100 / 600 + 1e-6:  # one image of 600
+        failures.append(f'ONNX top-1 {onnx_top1:.2f}% differs from '
+                        f'PyTorch {top1:.2f}%')
     lines.append('classification curves: ' +
                  draw_curves(py, args.cls_work_dir, 'classifier'))
     if not args.skip_det:
