@@ -222,13 +222,15 @@ def _train_args(work_dir, max_epochs):
 
 
 def _run_until_iteration(args, cwd, iteration, then):
-    """Start ``args``; when its log reports training iteration
-    ``iteration`` (counted over all epochs), call ``then(proc)``. Returns
-    the process (finished) and its whole output."""
+    """Start ``args`` (in its own process group, as a terminal runs a
+    command); when its log reports training iteration ``iteration``
+    (counted over all epochs), call ``then(proc)``. Returns the process
+    (finished) and its whole output."""
     import re
     proc = subprocess.Popen(
         args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, env=dict(os.environ, OMP_NUM_THREADS='1'))
+        text=True, env=dict(os.environ, OMP_NUM_THREADS='1'),
+        start_new_session=True)
     out, fired = [], False
     for line in proc.stdout:
         out.append(line)
@@ -287,9 +289,13 @@ def test_ctrl_c_stops_cleanly_and_names_the_last_checkpoint(tmp_path):
     import signal
     make_tiny_toy_data(tmp_path, cls=(48, 12, 64))
     work_dir = tmp_path / 'run'
-    args = _train_args(work_dir, max_epochs=50)
+    # data-loading worker processes too, as Ctrl-C in a terminal signals
+    # the whole process group
+    args = _train_args(work_dir, max_epochs=50) + [
+        'train_dataloader.num_workers=2'
+    ]
     proc, log = _run_until_iteration(
-        args, tmp_path, 9, lambda p: p.send_signal(signal.SIGINT))
+        args, tmp_path, 9, lambda p: os.killpg(p.pid, signal.SIGINT))
     assert proc.returncode == 130, log[-3000:]
     last = work_dir / 'epoch_1.pth'
     assert ('interrupted (Ctrl-C) during epoch 2, iteration ') in log
