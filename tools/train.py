@@ -94,7 +94,9 @@ def report_interruption(runner, config: str) -> None:
     if not is_main_process():
         return
     last = last_complete_checkpoint(runner.work_dir)
-    where = f'epoch {runner.epoch + 1}, iteration {runner.iter + 1}'
+    where = f'iteration {runner.iter + 1}'
+    if 'max_epochs' in (runner.cfg.get('train_cfg') or {}):
+        where = f'epoch {runner.epoch + 1}, {where}'
     if last is None:
         then = ('no checkpoint was saved yet; run the same command again '
                 'to start over')
