@@ -77,3 +77,6 @@ def test_cls_tool_writes_json_and_chart_with_compile(tmp_path):
     assert floor['arch'] == 'shufflenet-v2-1x' and floor['sgemm_gflops'] > 0
     assert floor['floor_ms'] == pytest.approx(
         2 * floor['mult_adds'] / floor['sgemm_gflops'] / 1e6)
+    sgemm = data['sgemm_gflops_1thread']
+    assert floor['sgemm_gflops'] == sgemm['peak'] == max(
+        sgemm['torch'], sgemm['onnxruntime'])

@@ -11,8 +11,8 @@ from mmcv.cnn import ConvModule
 from mmengine.registry import DefaultScope
 from torch import nn
 
-from mmshuffle.deploy import (ConvAct, fold_bn, fuse_conv_bn, is_deploy,
-                              switch_to_deploy)
+from mmshuffle.deploy import (ConvAct, compile_for_inference, fold_bn,
+                              fuse_conv_bn, is_deploy, switch_to_deploy)
 
 TOL = 1e-4
 
@@ -133,3 +133,19 @@ def test_bad_arguments():
         switch_to_deploy('model')
     with pytest.raises(TypeError, match='channels_last must be a bool'):
         switch_to_deploy(nn.Linear(2, 2), channels_last='yes')
+
+
+@pytest.mark.slow
+def test_compiled_deploy_form_gives_the_same_outputs():
+    import torch._inductor.config as inductor_config
+    model = build_backbone('ShuffleNetV2', out_indices=(1, 3))
+    randomize_bn_stats(model).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        reference = model(x)
+        compiled = compile_for_inference(switch_to_deploy(model))
+        assert_close(reference, compiled(x))
+        assert_close(reference, compiled(x))  # the compiled code, reused
+    assert inductor_config.freezing is False  # the global setting is kept
+    with pytest.raises(TypeError, match='nn.Module'):
+        compile_for_inference(lambda t: t)

@@ -9,7 +9,8 @@ Every path runs the same architecture at the same input, fp32:
 * ``mmshuffle``: the same classifier on the mmshuffle backbone, eager;
 * ``+deploy``: BatchNorm folded into the convolutions;
 * ``+channels_last``: deploy form in channels_last memory format;
-* ``+compile``: that, through ``torch.compile`` (inductor, frozen weights);
+* ``+compile``: the deploy form through ``torch.compile`` (inductor, frozen
+  weights; NCHW, which inductor runs faster here than channels_last);
 * ``onnxruntime``: the deploy form exported to ONNX, run in onnxruntime;
 * ``torchvision onnxruntime``: torchvision's model exported the same way.
 
@@ -142,7 +143,7 @@ def build_paths(arch: str, paths: Sequence[str], shape, threads: int,
                 copy.deepcopy(ours), channels_last=True)
         elif path == '+compile':
             built[path] = compile_for_inference(
-                switch_to_deploy(copy.deepcopy(ours), channels_last=True))
+                switch_to_deploy(copy.deepcopy(ours)))
         elif path == 'onnxruntime':
             built[path] = _onnx_runner(
                 copy.deepcopy(ours), onnx_dir, f'mmshuffle_{arch}', shape,
@@ -231,26 +232,58 @@ def bench_classifiers(archs: Sequence[str] = tuple(ARCHS),
     return rows
 
 
+def _best_seconds(fn: Callable, runs: int) -> float:
+    for _ in range(3):
+        fn()
+    best = float('inf')
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def sgemm_peak_gflops(threads: int = 1, size: int = 1024,
-                      runs: int = 10) -> float:
+                      runs: int = 10) -> Dict[str, float]:
     """Measured fp32 matrix-multiply throughput (GFLOP/s, 2 FLOPs per
-    multiply-add) with ``threads`` threads: the best a convolution can
-    hope for on this machine."""
+    multiply-add) with ``threads`` threads, of PyTorch's BLAS
+    (``torch.mm``) and of onnxruntime's (a ``MatMul`` graph); ``peak`` is
+    the higher: the best a convolution can hope for on this machine."""
+    import onnx
+    from mmshuffle.deploy.onnx import ort_session
+    flops = 2 * size**3
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        a = torch.randn(size, size)
-        b = torch.randn(size, size)
-        timing = time_calls(lambda _: torch.mm(a, b), None, runs, 3)
+        a, b = torch.randn(size, size), torch.randn(size, size)
+        torch_gflops = flops / _best_seconds(lambda: torch.mm(a, b),
+                                             runs) / 1e9
     finally:
         torch.set_num_threads(previous)
-    best = timing['median_ms'] / 1e3
-    return 2 * size**3 / best / 1e9
+    helper, proto = onnx.helper, onnx.TensorProto
+    graph = helper.make_graph(
+        [helper.make_node('MatMul', ['A', 'B'], ['C'])], 'sgemm', [
+            helper.make_tensor_value_info(n, proto.FLOAT, [size, size])
+            for n in 'AB'
+        ], [helper.make_tensor_value_info('C', proto.FLOAT, [size, size])])
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid('', 18)])
+    model.ir_version = 9
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, 'sgemm.onnx')
+        onnx.save(model, path)
+        session = ort_session(path, threads)
+    feed = {'A': a.numpy(), 'B': b.numpy()}
+    ort_gflops = flops / _best_seconds(lambda: session.run(None, feed),
+                                       runs) / 1e9
+    return dict(torch=torch_gflops, onnxruntime=ort_gflops,
+                peak=max(torch_gflops, ort_gflops))
+
 
 
 def compute_floor(arch: str, shape, gflops: float) -> Dict:
     """The compute floor of one batch-1 forward pass: its multiply-adds
-    (x2 FLOPs) at the measured matrix-multiply peak."""
+    (x2 FLOPs) at ``gflops``, the measured matrix-multiply peak."""
     from .complexity import model_complexity
     _, ours_cfg, _, channels = ARCHS[arch]
     mult_adds = model_complexity(

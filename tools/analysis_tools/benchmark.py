@@ -192,13 +192,18 @@ def main(argv=None):
               'model)', flush=True)
         results = bench_classifiers(args.archs, args.paths, threads, shape,
                                     args.batch, args.runs, args.warmup)
-        gflops = sgemm_peak_gflops(threads=1)
-        info['floor'] = [compute_floor(a, shape, gflops) for a in args.archs]
+        sgemm = sgemm_peak_gflops(threads=1)
+        info['sgemm_gflops_1thread'] = sgemm
+        print(f'sgemm 1024x1024, 1 thread: torch.mm {sgemm["torch"]:.0f} '
+              f'GFLOP/s, onnxruntime MatMul {sgemm["onnxruntime"]:.0f} '
+              'GFLOP/s')
+        info['floor'] = [
+            compute_floor(a, shape, sgemm['peak']) for a in args.archs
+        ]
         for floor in info['floor']:
             print(f'{floor["arch"]:<20} compute floor, 1 thread: '
-                  f'{floor["mult_adds"] / 1e6:.1f} M mult-adds at the '
-                  f'measured sgemm peak {gflops:.0f} GFLOP/s = '
-                  f'{floor["floor_ms"]:.2f} ms')
+                  f'{floor["mult_adds"] / 1e6:.1f} M mult-adds at '
+                  f'{sgemm["peak"]:.0f} GFLOP/s = {floor["floor_ms"]:.2f} ms')
         if args.png:
             draw_chart(results, args.png, threads=threads[0])
             print(f'chart: {args.png}')
