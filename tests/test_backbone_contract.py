@@ -144,3 +144,48 @@ def test_in_channels(name):
     with torch.no_grad():
         out = model(torch.randn(1, 1, 64, 64))
     assert out[-1].shape[1] == model.out_channels[-1]
+
+
+@pytest.mark.parametrize('name,kwargs', [
+    ('ShuffleNetV1', dict(groups=3)),
+    ('ShuffleNetV2', dict()),
+    ('ShuffleNetV2', dict(extra_dw=True)),
+    ('MobileNetV2', dict()),
+])
+def test_channels_last_training_equals_nchw(name, kwargs):
+    """``channels_last=True``: NHWC weights (kept through init_weights and
+    load_state_dict), the same outputs and gradients as NCHW."""
+    from helpers import randomize_bn_stats
+    torch.manual_seed(0)
+    outs = all_out_indices(name)
+    # LeakyReLU: no all-zero max-pool windows, whose tied maxima may route
+    # the gradient to a different (equally valid) element in each format
+    kwargs = dict(kwargs, act_cfg=dict(type='LeakyReLU'))
+    nchw = build_backbone(name, out_indices=outs, **kwargs)
+    randomize_bn_stats(nchw)
+    nhwc = build_backbone(name, out_indices=outs, channels_last=True,
+                          **kwargs)
+    nhwc.load_state_dict(nchw.state_dict())
+    convs = [m.weight for m in nhwc.modules()
+             if isinstance(m, torch.nn.Conv2d)]
+    assert all(w.is_contiguous(memory_format=torch.channels_last)
+               for w in convs)
+    x = torch.randn(2, 3, 64, 64)
+    for model in (nchw, nhwc):
+        model.train()
+        model.zero_grad()
+        loss = sum(o.square().mean() for o in model(x))
+        loss.backward()
+    with torch.no_grad():
+        for a, b in zip(nchw.train(False)(x), nhwc.train(False)(x)):
+            assert (a - b).abs().max() < 1e-4
+    # gradients: equal up to fp32 summation order (another reduction order
+    # in NHWC kernels), relative to each gradient's scale
+    for (key, a), b in zip(nchw.named_parameters(), nhwc.parameters()):
+        assert (a.grad - b.grad).abs().max() <= 2e-3 * max(
+            1.0, a.grad.abs().max().item()), key
+
+
+def test_channels_last_must_be_a_bool():
+    with pytest.raises(TypeError, match='channels_last must be a bool'):
+        build_backbone('ShuffleNetV2', channels_last='yes')

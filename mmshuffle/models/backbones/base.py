@@ -40,10 +40,12 @@ class MobileBackbone(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
-                 init_cfg=None):
+                 init_cfg=None,
+                 channels_last: bool = False):
         super().__init__(init_cfg)
         self.in_channels = check_positive_int('in_channels', in_channels)
-        for name, flag in (('norm_eval', norm_eval), ('with_cp', with_cp)):
+        for name, flag in (('norm_eval', norm_eval), ('with_cp', with_cp),
+                           ('channels_last', channels_last)):
             if not isinstance(flag, bool):
                 raise TypeError(f'{name} must be a bool, but got {flag!r}')
         self.norm_eval = norm_eval
@@ -52,7 +54,8 @@ class MobileBackbone(BaseModule):
         self._requested_frozen_stages = frozen_stages
         # inference form (see switch_to_deploy)
         self.deploy = False
-        self.channels_last = False
+        # NHWC weights and activations (set up in _register_layers)
+        self.channels_last = channels_last
 
     # ------------------------------------------------------------------
     # what subclasses provide
@@ -75,6 +78,8 @@ class MobileBackbone(BaseModule):
         self.frozen_stages = check_frozen_stages(
             self._requested_frozen_stages, num)
         self._freeze_stages()
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
 
     @property
     def num_outputs(self) -> int:

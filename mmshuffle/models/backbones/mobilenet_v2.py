@@ -111,6 +111,10 @@ class MobileNetV2(MobileBackbone):
         init_cfg (dict | list[dict], optional): initialisation config; when
             None, Kaiming (fan-out) convs and unit BN, as mmpretrain.
             Default: None.
+        channels_last (bool): keep weights and activations in the NHWC
+            memory format (the input is converted in ``forward``); outputs
+            are the same, CPU training and inference are faster (see
+            docs/benchmarks.md). Default: False.
     """
 
     #: (expand ratio t, channels c, blocks n, stride s) of layer1..layer7
@@ -128,9 +132,10 @@ class MobileNetV2(MobileBackbone):
                  act_cfg=dict(type='ReLU6'),
                  norm_eval: bool = False,
                  with_cp: bool = False,
-                 init_cfg=None):
+                 init_cfg=None,
+                 channels_last: bool = False):
         super().__init__(in_channels, out_indices, frozen_stages, norm_eval,
-                         with_cp, init_cfg)
+                         with_cp, init_cfg, channels_last)
         check_positive_number('widen_factor', widen_factor)
         self.widen_factor = widen_factor
         self.stem_channels = make_divisible(32 * widen_factor, 8)

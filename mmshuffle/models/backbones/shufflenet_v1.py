@@ -182,6 +182,10 @@ class ShuffleNetV1(MobileBackbone):
         with_cp (bool): gradient checkpointing of each unit. Default: False.
         init_cfg (dict | list[dict], optional): initialisation config; when
             None the paper's initialisation is used. Default: None.
+        channels_last (bool): keep weights and activations in the NHWC
+            memory format (the input is converted in ``forward``); outputs
+            are the same, CPU training and inference are faster (see
+            docs/benchmarks.md). Default: False.
     """
 
     #: the paper's stage widths at 1x, per number of groups
@@ -207,9 +211,10 @@ class ShuffleNetV1(MobileBackbone):
                  act_cfg=dict(type='ReLU'),
                  norm_eval: bool = False,
                  with_cp: bool = False,
-                 init_cfg=None):
+                 init_cfg=None,
+                 channels_last: bool = False):
         super().__init__(in_channels, out_indices, frozen_stages, norm_eval,
-                         with_cp, init_cfg)
+                         with_cp, init_cfg, channels_last)
         if isinstance(groups, bool) or groups not in self.arch_settings:
             raise ValueError(f'groups must be one of '
                              f'{sorted(self.arch_settings)}, but got '

@@ -127,6 +127,10 @@ class ShuffleNetV2(MobileBackbone):
         with_cp (bool): gradient checkpointing of each unit. Default: False.
         init_cfg (dict | list[dict], optional): initialisation config; when
             None the paper's initialisation is used. Default: None.
+        channels_last (bool): keep weights and activations in the NHWC
+            memory format (the input is converted in ``forward``); outputs
+            are the same, CPU training and inference are faster (see
+            docs/benchmarks.md). Default: False.
     """
 
     #: stage 2/3/4 widths and conv5 width per ``widen_factor`` (the paper's)
@@ -150,9 +154,10 @@ class ShuffleNetV2(MobileBackbone):
                  act_cfg=dict(type='ReLU'),
                  norm_eval: bool = False,
                  with_cp: bool = False,
-                 init_cfg=None):
+                 init_cfg=None,
+                 channels_last: bool = False):
         super().__init__(in_channels, out_indices, frozen_stages, norm_eval,
-                         with_cp, init_cfg)
+                         with_cp, init_cfg, channels_last)
         check_positive_number('widen_factor', widen_factor,
                               self.arch_settings)
         if not isinstance(extra_dw, bool):
