@@ -81,3 +81,51 @@ def test_cls_tool_writes_json_and_chart_with_compile(tmp_path):
     sgemm = data['sgemm_gflops_1thread']
     assert floor['sgemm_gflops'] == sgemm['peak'] == max(
         sgemm['torch'], sgemm['onnxruntime'])
+
+
+def test_benchmarks_page_shows_the_recorded_run():
+    """docs/benchmarks.md's latency tables are the ones rendered from the
+    JSON that the documented command wrote (no hand-copied figures)."""
+    from mmshuffle.analysis.speed import markdown_table
+    with open(osp.join(ROOT, 'docs', 'benchmarks', 'cls.json')) as f:
+        data = json.load(f)
+    page = open(osp.join(ROOT, 'docs', 'benchmarks.md')).read()
+    for threads in data['threads']:
+        assert markdown_table(data['results'], threads) in page
+    with open(osp.join(ROOT, 'docs', 'benchmarks', 'train.json')) as f:
+        train = json.load(f)
+    for row in train['results']:
+        assert (f"| {row['arch']} | {row['impl']} | "
+                f"{row['images_per_s']:.1f} | {row['ratio']:.2f}x |") in page
+
+
+@pytest.mark.slow
+def test_benchmarks_page_complexity_table_is_measured():
+    import re
+
+    from mmengine.config import Config
+
+    from mmshuffle.analysis import model_complexity
+    from mmshuffle.deploy import switch_to_deploy
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
+    from get_flops import build_model
+    page = open(osp.join(ROOT, 'docs', 'benchmarks.md')).read()
+    page = page[page.index('## Complexity'):]
+    names = {
+        'ShuffleNetV2 0.5x': 'shufflenet_v2/shufflenet-v2-0.5x_16xb64_in1k',
+        'ShuffleNetV2 1x': 'shufflenet_v2/shufflenet-v2-1x_16xb64_in1k',
+        'ShuffleNetV2 1.5x': 'shufflenet_v2/shufflenet-v2-1.5x_16xb64_in1k',
+        'ShuffleNetV2 2x': 'shufflenet_v2/shufflenet-v2-2x_16xb64_in1k',
+        'ShuffleNetV1 1x g3': 'shufflenet_v1/shufflenet-v1-1x-g3_16xb64_in1k',
+        'MobileNetV2 1x': 'mobilenet_v2/mobilenet-v2-1x_8xb32_in1k',
+    }
+    for label, config in names.items():
+        row = re.search(rf'^\| {re.escape(label)} \| (.*) \|$', page, re.M)
+        assert row, label
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', config + '.py'))
+        info = model_complexity(build_model(cfg))
+        deployed = model_complexity(switch_to_deploy(build_model(cfg)))
+        expected = [f'{info["params"]:,}', f'{info["flops"] / 1e6:.1f}',
+                    f'{info["mac"] / 1e6:.2f}',
+                    f'{deployed["mac"] / 1e6:.2f}']
+        assert [c.strip() for c in row.group(1).split('|')] == expected

@@ -397,3 +397,20 @@ def draw_chart(rows: List[Dict], png: str, threads: int = 1) -> str:
     fig.savefig(png, dpi=110)
     plt.close(fig)
     return png
+
+
+def markdown_table(rows: List[Dict], threads: int) -> str:
+    """The rows of one thread count as a Markdown table (latency, p90,
+    ratio to the reference, throughput)."""
+    lines = [
+        '| model | path | latency ms (median) | p90 ms | ratio | '
+        'img/s at batch 32 |', '|---|---|---:|---:|---:|---:|'
+    ]
+    for row in rows:
+        if row['threads'] != threads:
+            continue
+        ratio = f'{row["ratio"]:.2f}x' if row.get('ratio') else '-'
+        lines.append(
+            f'| {row["arch"]} | {row["path"]} | {row["median_ms"]:.2f} | '
+            f'{row["p90_ms"]:.2f} | {ratio} | {row["throughput"]:.0f} |')
+    return '\n'.join(lines)
