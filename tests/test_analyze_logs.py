@@ -99,21 +99,6 @@ def test_cli_errors_name_the_problem(tmp_path):
         tool.main([str(tmp_path), '--keys', 'mAP'])
 
 
-@pytest.mark.parametrize('work_dir,metric', [
-    ('work_dirs/demo_toy_shapes', 'accuracy/top1'),
-    ('work_dirs/demo_toy_det', 'coco/bbox_mAP'),
-])
-def test_real_demo_logs(work_dir, metric, tmp_path):
-    if not glob.glob(osp.join(ROOT, work_dir, '*', 'vis_data',
-                              'scalars.json')):
-        pytest.skip(f'no {work_dir} (make demo writes it)')
-    out = tmp_path / 'curves.png'
-    data = plot_curves(osp.join(ROOT, work_dir), str(out))
-    assert data['loss'][0] == 'iteration' and len(data['loss'][1]) > 10
-    assert data[metric][0] == 'epoch'
-    assert out.read_bytes()[:8] == PNG
-
-
 def test_demo_draws_the_curves_of_a_work_dir(tmp_path, capsys):
     path = osp.join(ROOT, 'tools', 'misc', 'demo.py')
     spec = importlib.util.spec_from_file_location('demo', path)

@@ -166,10 +166,10 @@ def test_documented_command(page, line, argv, monkeypatch, tmp_path):
         with contextlib.redirect_stdout(out):
             load_tool(rel).main(args)
         assert out.getvalue().strip(), command
-    elif rel == 'tools/analysis_tools/analyze_logs.py':
-        if not glob.glob(osp.join(ROOT, args[0], '*', 'vis_data',
-                                  'scalars.json')):
-            pytest.skip(f'{args[0]} is left by make demo')
+    elif rel == 'tools/analysis_tools/analyze_logs.py' and glob.glob(
+            osp.join(ROOT, args[0], '*', 'vis_data', 'scalars.json')):
+        # the demo's own curves step (IN_DEMO) runs it on a fresh machine;
+        # where a demo already ran, run it here too
         out = load_tool(rel).main(
             [osp.join(ROOT, args[0]), '--out',
              str(tmp_path / 'curves.png')] + args[1:])
