@@ -107,8 +107,7 @@ def test_benchmarks_page_complexity_table_is_measured():
 
     from mmshuffle.analysis import model_complexity
     from mmshuffle.deploy import switch_to_deploy
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
-    from get_flops import build_model
+    from mmshuffle.engine.cli import build_model
     page = open(osp.join(ROOT, 'docs', 'benchmarks.md')).read()
     page = page[page.index('## Complexity'):]
     names = {

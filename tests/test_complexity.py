@@ -1,23 +1,9 @@
 import pytest
 import torch
-from mmengine.registry import DefaultScope
 
 import mmshuffle  # noqa: F401
 from mmshuffle.analysis import model_complexity
-
-
-def classifier(backbone, in_channels, num_classes=1000):
-    from mmpretrain.registry import MODELS
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        return MODELS.build(
-            dict(
-                type='ImageClassifier',
-                backbone=backbone,
-                neck=dict(type='GlobalAveragePooling'),
-                head=dict(
-                    type='LinearClsHead',
-                    num_classes=num_classes,
-                    in_channels=in_channels)))
+from mmshuffle.analysis.speed import build_classifier as classifier
 
 
 @pytest.mark.parametrize('widen_factor,channels,paper_mflops', [

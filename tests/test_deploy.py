@@ -11,6 +11,7 @@ from mmcv.cnn import ConvModule
 from mmengine.registry import DefaultScope
 from torch import nn
 
+from mmshuffle.analysis.speed import build_classifier
 from mmshuffle.deploy import (ConvAct, compile_for_inference, fold_bn,
                               fuse_conv_bn, is_deploy, switch_to_deploy)
 
@@ -59,23 +60,9 @@ def test_deployed_backbone_refuses_to_train_and_deploys_once():
     model.eval()  # still allowed
 
 
-def build_classifier(backbone, channels):
-    from mmpretrain.registry import MODELS
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        return MODELS.build(
-            dict(
-                type='ImageClassifier',
-                backbone=backbone,
-                neck=dict(type='GlobalAveragePooling'),
-                head=dict(
-                    type='LinearClsHead', num_classes=10,
-                    in_channels=channels)))
-
-
 def test_classifier_deploys_with_equal_logits():
     model = build_classifier(
-        dict(type='mmshuffle.ShuffleNetV1', groups=3), 960)
-    model.init_weights()
+        dict(type='mmshuffle.ShuffleNetV1', groups=3), 960, num_classes=10)
     randomize_bn_stats(model).eval()
     x = torch.randn(3, 3, 96, 96)
     with torch.no_grad():

@@ -97,6 +97,23 @@ def set_launcher(cfg: Config, launcher: str, local_rank: int) -> None:
         os.environ['LOCAL_RANK'] = str(local_rank)
 
 
+def build_model(cfg: Config, pretrained: bool = True):
+    """The model of a config, built in its ``default_scope`` (mmpretrain or
+    mmdet). With ``pretrained=False`` the backbone's ``init_cfg`` is dropped
+    (the weights will come from a checkpoint, or do not matter)."""
+    scope = cfg.get('default_scope', 'mmpretrain')
+    if scope == 'mmdet':
+        from mmdet.registry import MODELS
+    else:
+        from mmpretrain.registry import MODELS
+    from mmengine.registry import DefaultScope
+    model_cfg = cfg.model.copy()
+    if not pretrained and model_cfg.get('backbone') is not None:
+        model_cfg.backbone.init_cfg = None
+    with DefaultScope.overwrite_default_scope(scope):
+        return MODELS.build(model_cfg)
+
+
 def build_runner(cfg: Config):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner

@@ -28,8 +28,6 @@ import json
 import os
 import os.path as osp
 import platform
-import statistics
-import time
 
 import torch
 from mmengine.config import Config
@@ -38,7 +36,8 @@ from mmengine.registry import DefaultScope
 import mmshuffle  # noqa: F401
 from mmshuffle.analysis.speed import (ARCHS, PATHS, bench_classifiers,
                                       bench_training, compute_floor,
-                                      draw_chart, sgemm_peak_gflops)
+                                      draw_chart, sgemm_peak_gflops,
+                                      time_calls)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REFERENCE_DET = 'mmdet::retinanet/retinanet_r18_fpn_1x_coco.py'
@@ -101,22 +100,6 @@ def build_detector(path):
     return model.eval()
 
 
-def time_forward(fn, inputs, runs, warmup):
-    with torch.no_grad():
-        for _ in range(warmup):
-            fn(inputs)
-        times = []
-        for _ in range(runs):
-            start = time.perf_counter()
-            fn(inputs)
-            times.append((time.perf_counter() - start) * 1e3)
-    times.sort()
-    return dict(
-        median_ms=statistics.median(times),
-        p90_ms=times[min(len(times) - 1, int(0.9 * len(times)))],
-        runs=runs)
-
-
 def bench_det(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -126,8 +109,9 @@ def bench_det(args):
         ref = None
         for path in DET_CONFIGS:
             model = build_detector(path)
-            timing = time_forward(model._forward, inputs, args.runs,
-                                  args.warmup)
+            with torch.no_grad():
+                timing = time_calls(model._forward, inputs, args.runs,
+                                    args.warmup)
             ref = ref or timing['median_ms']
             name = osp.basename(path)[:-3]
             results.append(

@@ -13,11 +13,11 @@ import argparse
 import json
 
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 
 import mmshuffle  # noqa: F401
 from mmshuffle.analysis import model_complexity
 from mmshuffle.deploy import switch_to_deploy
+from mmshuffle.engine.cli import build_model
 
 
 def parse_args(argv=None):
@@ -31,16 +31,6 @@ def parse_args(argv=None):
     parser.add_argument('--json', action='store_true',
                         help='print one JSON object instead of a table')
     return parser.parse_args(argv)
-
-
-def build_model(cfg):
-    scope = cfg.get('default_scope', 'mmpretrain')
-    if scope == 'mmdet':
-        from mmdet.registry import MODELS
-    else:
-        from mmpretrain.registry import MODELS
-    with DefaultScope.overwrite_default_scope(scope):
-        return MODELS.build(cfg.model)
 
 
 def main(argv=None):

@@ -20,14 +20,13 @@ import argparse
 import os.path as osp
 import sys
 
-from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
 import mmshuffle  # noqa: F401  (registers backbones, safe loading)
 from mmshuffle.deploy.onnx import (BackboneForExport, ClassifierForExport,
                                    check_shape, compare_with_onnxruntime,
                                    export_onnx)
-from mmshuffle.engine.cli import CLIError, load_config, run_cli
+from mmshuffle.engine.cli import CLIError, build_model, load_config, run_cli
 
 
 def parse_args(argv=None):
@@ -47,20 +46,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def build_model(cfg):
-    scope = cfg.get('default_scope', 'mmpretrain')
-    if scope == 'mmdet':
-        from mmdet.registry import MODELS
-    else:
-        from mmpretrain.registry import MODELS
-    model_cfg = cfg.model.copy()
-    backbone = model_cfg.get('backbone')
-    if backbone is not None:
-        backbone.init_cfg = None  # the checkpoint provides the weights
-    with DefaultScope.overwrite_default_scope(scope):
-        return MODELS.build(model_cfg), scope
-
-
 def main(argv=None):
     args = parse_args(argv)
     if len(args.shape) not in (1, 2):
@@ -75,7 +60,8 @@ def main(argv=None):
     if not args.out.endswith('.onnx'):
         raise CLIError(f'--out must name a .onnx file, got {args.out!r}')
     cfg = load_config(args.config, None)
-    model, scope = build_model(cfg)
+    model = build_model(cfg, pretrained=False)
+    scope = cfg.get('default_scope', 'mmpretrain')
     try:
         load_checkpoint(model, args.checkpoint, map_location='cpu',
                         strict=True, logger='silent')
