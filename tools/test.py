@@ -70,7 +70,9 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options)
     set_work_dir(cfg, args.config, args.work_dir)
     set_launcher(cfg, args.launcher, args.local_rank)
-    cfg.load_from = args.checkpoint
+    # loaded once, strictly, below: mmengine's runner.test() would load
+    # `load_from` again, non-strictly (and over a deploy-form model)
+    cfg.load_from = None
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
     fix_dataloaders(cfg)
@@ -83,9 +85,6 @@ def main(argv=None):
     except RuntimeError as err:
         raise CLIError(f'checkpoint {args.checkpoint!r} does not fit the '
                        f'model of {args.config!r}: {err}') from None
-    # loaded strictly above: mmengine's runner.test() must not load the
-    # file a second time (non-strictly, and over a deploy-form model)
-    runner._has_loaded = True
     if args.deploy:
         from mmshuffle.deploy import switch_to_deploy
         switch_to_deploy(runner.model)
