@@ -292,8 +292,7 @@ def compute_floor(arch: str, shape, gflops: float) -> Dict:
     from .complexity import model_complexity
     _, ours_cfg, _, channels = ARCHS[arch]
     mult_adds = model_complexity(
-        TensorClassifier(build_classifier(ours_cfg, channels)).classifier,
-        tuple(shape))['flops']
+        build_classifier(ours_cfg, channels), tuple(shape))['flops']
     return dict(arch=arch, mult_adds=mult_adds, sgemm_gflops=gflops,
                 floor_ms=2 * mult_adds / (gflops * 1e9) * 1e3)
 
