@@ -21,11 +21,12 @@ import torch
 from mmengine.model import BaseModule
 from torch import nn
 
+from ..fuse import DeployAware, switch_to_deploy
 from ..utils import (check_frozen_stages, check_out_indices,
                      check_positive_int, is_batch_norm)
 
 
-class MobileBackbone(BaseModule):
+class MobileBackbone(BaseModule, DeployAware):
     """Base class of the mmshuffle backbones (see module docstring).
 
     Subclasses call ``super().__init__`` first, build their modules, then
@@ -159,8 +160,8 @@ class MobileBackbone(BaseModule):
     def switch_to_deploy(self, channels_last: bool = False):
         """Switch to the inference form in place: BatchNorm folded into
         the convolutions, optionally ``channels_last``; see
-        :func:`mmshuffle.deploy.switch_to_deploy`. Returns ``self``."""
-        from mmshuffle.deploy import switch_to_deploy
+        :func:`mmshuffle.models.fuse.switch_to_deploy` (re-exported as
+        :func:`mmshuffle.deploy.switch_to_deploy`). Returns ``self``."""
         return switch_to_deploy(self, channels_last=channels_last)
 
     def train(self, mode: bool = True):
