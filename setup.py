@@ -1,7 +1,9 @@
 """Install mmshuffle.
 
-``install_requires`` uses compatible ranges so that mmshuffle installs into an
-existing (for example CUDA) OpenMMLab environment without downgrading it. The
+``install_requires`` states the ranges mmshuffle works with (the lower bounds
+are the APIs it uses; ``mmshuffle/__init__.py`` checks torch and mmengine at
+import), so that mmshuffle installs into an existing (for example CUDA)
+OpenMMLab environment without downgrading it. The
 exact CPU stack the project is tested on is pinned in ``requirements.txt`` and
 installed by ``make test`` / ``make demo``.
 """
@@ -52,10 +54,14 @@ setup(
     # ones in the source tree, real files in a wheel).
     package_data={'mmshuffle': MIM_FILES},
     install_requires=[
-        'torch>=2.0',
-        'torchvision>=0.15',
+        # torch.export-based ONNX export with ONNXProgram.optimize() and
+        # torch.serialization.get_unsafe_globals_in_checkpoint: torch 2.6
+        'torch>=2.6',
+        'torchvision>=0.21',
         'numpy',
-        'mmengine>=0.10.0,<1.0',
+        # AtomicCheckpointHook reproduces 0.10.7's private
+        # CheckpointHook._save_checkpoint_with_step
+        'mmengine>=0.10.7,<0.11',
         'mmcv>=2.0.0,<2.2.0',
         'mmdet>=3.1.0,<3.4.0',
         'mmpretrain>=1.0.0,<1.3.0',
@@ -68,6 +74,7 @@ setup(
         ],
         'tensorboard': ['tensorboard'],
         'onnx': ['onnx>=1.16', 'onnxscript>=0.5', 'onnxruntime>=1.18'],
+        'openvino': ['openvino>=2024.0'],
     },
     zip_safe=False,
 )

@@ -2,8 +2,11 @@
 with an error naming the file, on every path that reads a checkpoint.
 Checkpoint files and the ``last_checkpoint`` marker are written
 atomically."""
+import errno
 import os
 import os.path as osp
+import pickle
+import re
 import subprocess
 import sys
 
@@ -98,22 +101,17 @@ def test_every_cli_path_refuses_a_crafted_pickle(evil, tmp_path, path_kind):
     assert not marker.exists()
 
 
-def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
     target = tmp_path / 'ckpt.pth'
     atomic_write(b'old', target)
-
-    import mmshuffle.engine.fileio as fileio
-    real = fileio.os.fsync
 
     def crash(fd):
         raise KeyboardInterrupt  # e.g. Ctrl-C in the middle of a save
 
-    fileio.os.fsync = crash
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            atomic_write(b'new' * 1000, target)
-    finally:
-        fileio.os.fsync = real
+    monkeypatch.setattr(os, 'fsync', crash)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(b'new' * 1000, target)
+    monkeypatch.undo()
     assert target.read_bytes() == b'old'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['ckpt.pth']
 
@@ -162,10 +160,9 @@ def _toy_runner(work_dir, max_epochs, resume=False):
         default_scope='mmengine')
 
 
-def test_last_checkpoint_marker_is_written_atomically(tmp_path):
+def test_last_checkpoint_marker_is_written_atomically(tmp_path, monkeypatch):
     """The marker names the newest checkpoint; a crash while it is being
     replaced leaves the previous complete marker, never an empty one."""
-    import mmshuffle.engine.fileio as fileio
     work_dir = tmp_path / 'run'
     _toy_runner(work_dir, max_epochs=3).train()
     marker = work_dir / 'last_checkpoint'
@@ -174,19 +171,17 @@ def test_last_checkpoint_marker_is_written_atomically(tmp_path):
     assert sorted(p.name for p in work_dir.glob('epoch_*.pth')) == [
         'epoch_2.pth', 'epoch_3.pth']
 
-    real_replace = fileio.os.replace
+    real_replace = os.replace
 
     def crash_on_marker(src, dst):
         if osp.basename(dst) == 'last_checkpoint':
             raise KeyboardInterrupt  # killed while the marker is replaced
         return real_replace(src, dst)
 
-    fileio.os.replace = crash_on_marker
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            _toy_runner(work_dir, max_epochs=4, resume=True).train()
-    finally:
-        fileio.os.replace = real_replace
+    monkeypatch.setattr(os, 'replace', crash_on_marker)
+    with pytest.raises(KeyboardInterrupt):
+        _toy_runner(work_dir, max_epochs=4, resume=True).train()
+    monkeypatch.undo()
     assert marker.read_text() == str(work_dir / 'epoch_3.pth')
     assert (work_dir / 'epoch_4.pth').is_file()
     assert not list(work_dir.glob('.last_checkpoint*'))  # no temp left
@@ -353,18 +348,189 @@ def test_sigkill_while_saving_then_resume_completes(tmp_path):
     assert 'resumed epoch:' in resumed.stdout + resumed.stderr
 
 
-@pytest.mark.parametrize('damage', ['truncated', 'garbage'])
-def test_corrupted_checkpoint_gets_a_clear_error(tmp_path, damage):
-    good = tmp_path / 'good.pth'
+def _saved(tmp_path, name='good.pth'):
+    good = tmp_path / name
     torch.save({'state_dict': {'w': torch.ones(1000)}}, good)
+    return good
+
+
+def _damaged(tmp_path, damage):
+    """A checkpoint file damaged in one way."""
+    data = _saved(tmp_path).read_bytes()
     bad = tmp_path / 'bad.pth'
-    data = good.read_bytes()
-    bad.write_bytes(data[:len(data) // 2] if damage == 'truncated' else
-                    b'not a checkpoint at all')
-    with pytest.raises(CheckpointReadError,
-                       match=f"cannot read checkpoint '{bad}': the file is "
-                       'truncated or corrupted'):
+    if damage == 'truncated':
+        bad.write_bytes(data[:len(data) // 2])
+    elif damage == 'empty':
+        bad.write_bytes(b'')
+    elif damage == 'garbage':
+        bad.write_bytes(b'not a checkpoint at all')
+    elif damage == 'bit flip':
+        # one byte of the pickled data changed: the zip archive is
+        # complete, the member's CRC no longer matches
+        import zipfile
+        with zipfile.ZipFile(bad.parent / 'good.pth') as archive:
+            info = next(i for i in archive.infolist()
+                        if i.filename.endswith('data.pkl'))
+        start = info.header_offset  # the member's local header
+        offset = start + 30 + int.from_bytes(
+            data[start + 26:start + 28], 'little') + int.from_bytes(
+                data[start + 28:start + 30], 'little') + 5
+        data = bytearray(data)
+        data[offset] ^= 0xFF
+        bad.write_bytes(bytes(data))
+    elif damage == 'directory':
+        bad.mkdir()
+    return bad
+
+
+CAUSES = {
+    'truncated': r'the file is truncated \(its zip archive ends before the '
+    r'central directory',
+    'empty': r'the file is empty \(0 bytes\)',
+    'garbage': r'not a PyTorch checkpoint \(neither a zip archive nor a '
+    r'pickle\)',
+    'bit flip': r"the file is corrupted \(member '.*data.pkl' fails its CRC "
+    r'check\)',
+    'directory': 'it is a directory, not a file',
+}
+
+
+@pytest.mark.parametrize('damage', sorted(CAUSES))
+def test_each_cause_of_an_unreadable_checkpoint_has_its_message(
+        tmp_path, damage):
+    bad = _damaged(tmp_path, damage)
+    with pytest.raises(CheckpointReadError) as info:
         load_checkpoint_file(str(bad))
+    assert not isinstance(info.value, UnsafeCheckpointError)
+    assert str(info.value).startswith(f"cannot read checkpoint '{bad}': ")
+    assert re.search(CAUSES[damage], str(info.value)), str(info.value)
+    assert 'truncated' not in str(info.value) or damage == 'truncated'
+
+
+@pytest.mark.parametrize('damage', ['truncated', 'bit flip', 'garbage'])
+def test_causes_do_not_depend_on_torchs_wording(tmp_path, damage,
+                                                monkeypatch):
+    """The cause comes from the file, not from torch's message: the same
+    file gets the same explanation whatever torch says."""
+    bad = _damaged(tmp_path, damage)
+    real = load_checkpoint_file
+    with pytest.raises(CheckpointReadError) as first:
+        real(str(bad))
+
+    def reworded(*args, **kwargs):
+        raise RuntimeError('some future wording of a load failure')
+
+    monkeypatch.setattr(torch, 'load', reworded)
+    with pytest.raises(CheckpointReadError) as second:
+        real(str(bad))
+    assert str(second.value) == str(first.value)
+
+
+def test_unsafe_file_is_found_from_its_contents_not_torchs_message(
+        evil, monkeypatch):
+    path, marker = evil
+
+    def reworded(*args, **kwargs):
+        raise pickle.UnpicklingError('reworded refusal')
+
+    monkeypatch.setattr(torch, 'load', reworded)
+    with pytest.raises(UnsafeCheckpointError,
+                       match=r'refusing to load .*\(posix.system\)'):
+        load_checkpoint_file(str(path))
+    assert not marker.exists()
+
+
+def test_an_io_error_while_reading_is_named(tmp_path, monkeypatch):
+    good = _saved(tmp_path)
+
+    def failing_disk(*args, **kwargs):
+        raise OSError(errno.EIO, 'Input/output error')
+
+    monkeypatch.setattr(torch, 'load', failing_disk)
+    with pytest.raises(CheckpointReadError,
+                       match=f"cannot read checkpoint '{good}': "
+                       r'Input/output error \(EIO\)$'):
+        load_checkpoint_file(str(good))
+
+
+def test_an_intact_checkpoint_torch_cannot_load_is_not_called_corrupted(
+        tmp_path, monkeypatch):
+    good = _saved(tmp_path)
+
+    def unexpected(*args, **kwargs):
+        raise RuntimeError('device-side failure')
+
+    monkeypatch.setattr(torch, 'load', unexpected)
+    with pytest.raises(CheckpointReadError) as info:
+        load_checkpoint_file(str(good))
+    assert str(info.value) == (
+        f"cannot read checkpoint '{good}': torch.load failed on an intact "
+        'archive: RuntimeError: device-side failure')
+
+
+def test_unreadable_file_is_permission_denied(tmp_path, monkeypatch):
+    good = _saved(tmp_path)
+    good.chmod(0)
+    if os.geteuid() == 0:
+        # root reads any file: make open() answer as it does for others
+        import builtins
+
+        import mmshuffle.engine.checkpoint as checkpoint_module
+
+        def denied(file, mode='r', *args, **kwargs):
+            if str(file) == str(good):
+                raise PermissionError(errno.EACCES, 'Permission denied',
+                                      str(file))
+            return builtins.open(file, mode, *args, **kwargs)
+
+        monkeypatch.setattr(checkpoint_module, 'open', denied,
+                            raising=False)
+    with pytest.raises(CheckpointReadError) as info:
+        load_checkpoint_file(str(good))
+    assert str(info.value) == (
+        f"cannot read checkpoint '{good}': permission denied")
+
+
+def test_missing_checkpoint_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match='does not exist'):
+        load_checkpoint_file(str(tmp_path / 'nothing.pth'))
+
+
+def _mode(path):
+    import stat
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o002, 0o077])
+def test_atomic_write_gives_the_mode_of_a_plain_open(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        with open(tmp_path / 'plain', 'wb') as f:
+            f.write(b'x')
+        atomic_write(b'x', tmp_path / 'atomic')
+        from mmengine.fileio import get_file_backend
+        backend = get_file_backend(str(tmp_path))
+        backend.put(b'x', str(tmp_path / 'put.pth'))
+        backend.put_text('x', str(tmp_path / 'put.txt'))
+    finally:
+        os.umask(previous)
+    assert _mode(tmp_path / 'plain') == 0o666 & ~umask
+    for name in ('atomic', 'put.pth', 'put.txt'):
+        assert _mode(tmp_path / name) == _mode(tmp_path / 'plain'), name
+    # an existing file keeps its mode, as with open(path, 'wb')
+    (tmp_path / 'atomic').chmod(0o640)
+    atomic_write(b'y', tmp_path / 'atomic')
+    assert _mode(tmp_path / 'atomic') == 0o640
+
+
+def test_checkpoints_and_marker_of_a_run_are_readable_by_others(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        _toy_runner(tmp_path / 'run', max_epochs=1).train()
+    finally:
+        os.umask(previous)
+    for name in ('epoch_1.pth', 'last_checkpoint'):
+        assert _mode(tmp_path / 'run' / name) == 0o644, name
 
 
 @pytest.mark.slow
@@ -378,3 +544,34 @@ def test_test_tool_reports_a_truncated_checkpoint(tmp_path):
     assert proc.returncode == 2
     assert f"error: cannot read checkpoint '{bad}'" in proc.stderr
     assert 'Traceback' not in proc.stderr
+
+
+OPT_OUT = '''
+import torch
+from mmengine.fileio import get_file_backend
+from mmengine.fileio.backends import LocalBackend
+from mmengine.runner import checkpoint as mmengine_checkpoint
+
+import mmshuffle
+from mmshuffle.engine import AtomicLocalBackend
+from mmshuffle.engine.checkpoint import load_from_local as ours
+
+loaders = mmengine_checkpoint.CheckpointLoader._schemes
+assert type(get_file_backend('x.pth')) is AtomicLocalBackend
+assert loaders[''] is ours
+mmshuffle.restore_mmengine_defaults()
+assert type(get_file_backend('x.pth')) is LocalBackend
+assert loaders[''] is mmengine_checkpoint.load_from_local
+# mmshuffle's models and the mmshuffle:: lookup stay
+from mmengine.config.utils import MODULE2PACKAGE
+assert MODULE2PACKAGE['mmshuffle'] == 'mmshuffle'
+assert mmshuffle.MODELS.get('ShuffleNetV2') is mmshuffle.ShuffleNetV2
+print('restored')
+'''
+
+
+def test_restore_mmengine_defaults_opts_out():
+    proc = subprocess.run([sys.executable, '-W', 'ignore', '-c', OPT_OUT],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == 'restored'

@@ -163,3 +163,108 @@ def test_model_zoo_page_lists_every_indexed_config():
                     assert f"| `{model['Config']}` | " in page
                     params = model['Metadata']['Parameters'] / 1e6
                     assert f'| {params:.3f} |' in page
+
+
+def _run(code, **kwargs):
+    return subprocess.run([sys.executable, '-W', 'ignore', '-c', code],
+                          capture_output=True, text=True, cwd=ROOT, **kwargs)
+
+
+@pytest.mark.parametrize('package,version,wanted', [
+    ('torch', '2.5.1', '>= 2.6'),
+    ('torch', '1.13.0', '>= 2.6'),
+    ('mmengine', '0.10.6', '>= 0.10.7, < 0.11'),
+    ('mmengine', '0.11.0', '>= 0.10.7, < 0.11'),
+    ('mmengine', '1.0.0', '>= 0.10.7, < 0.11'),
+])
+def test_import_refuses_an_unsupported_version_in_one_line(
+        package, version, wanted):
+    """``import mmshuffle`` with an unsupported torch or mmengine fails
+    with one line naming the version it needs (the module reports the
+    version, as an installed one would)."""
+    proc = _run(f'import {package}; {package}.__version__ = {version!r}; '
+                'import mmshuffle')
+    assert proc.returncode != 0
+    from mmshuffle.version import __version__
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f'ImportError: mmshuffle {__version__} needs {package} {wanted}, '
+        f'but {package} {version} is installed')
+
+
+def test_supported_versions_import_and_match_setup_py():
+    import ast
+
+    import mmengine
+    import torch
+
+    import mmshuffle
+    for package, version in (('torch', '2.6.0'), ('torch', '2.14.1+cu130'),
+                             ('torch', '3.0.0'), ('mmengine', '0.10.7'),
+                             ('mmengine', '0.10.9')):
+        assert mmshuffle.unsupported(package, version) is None, version
+    assert mmshuffle.unsupported('torch', torch.__version__) is None
+    assert mmshuffle.unsupported('mmengine', mmengine.__version__) is None
+    # setup.py states the same ranges as the import check
+    tree = ast.parse(open(osp.join(ROOT, 'setup.py')).read())
+    requires = next(
+        [ast.literal_eval(e) for e in kw.value.elts]
+        for node in ast.walk(tree) if isinstance(node, ast.Call)
+        for kw in node.keywords if kw.arg == 'install_requires')
+    assert 'torch>=2.6' in requires
+    assert 'mmengine>=0.10.7,<0.11' in requires
+    assert mmshuffle.SUPPORTED == {'torch': ((2, 6), None),
+                                   'mmengine': ((0, 10, 7), (0, 11))}
+
+
+def test_the_lower_bounds_are_the_apis_mmshuffle_uses():
+    """torch 2.6 brought ``ONNXProgram.optimize`` and
+    ``get_unsafe_globals_in_checkpoint``; mmengine 0.10.7's CheckpointHook
+    has the private step that AtomicCheckpointHook reproduces, with the
+    same signature."""
+    import inspect
+
+    import torch
+    from mmengine.hooks import CheckpointHook
+
+    from mmshuffle.engine import AtomicCheckpointHook
+    assert callable(torch.onnx.ONNXProgram.optimize)
+    assert callable(torch.serialization.get_unsafe_globals_in_checkpoint)
+    theirs = CheckpointHook._save_checkpoint_with_step
+    ours = AtomicCheckpointHook._save_checkpoint_with_step
+    assert inspect.signature(theirs) == inspect.signature(ours)
+    # the steps it reproduces are still mmengine's
+    source = inspect.getsource(theirs)
+    for step in ('self.keep_ckpt_ids.popleft()', "'keep_ckpt_ids'",
+                 "update_info('last_ckpt'", 'runner.save_checkpoint('):
+        assert step in source, step
+
+
+def test_version_check_fails_before_the_heavy_imports():
+    """The check costs nothing: an unsupported version is refused before
+    mmcv, mmdet or mmpretrain is imported."""
+    proc = _run('import sys, torch\n'
+                "torch.__version__ = '2.5.0'\n"
+                'try:\n    import mmshuffle\nexcept ImportError:\n'
+                '    pass\n'
+                'print(" ".join(sorted(m for m in ("mmcv", "mmdet", '
+                '"mmpretrain", "mmshuffle.models") if m in sys.modules)))')
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == ''
+
+
+def test_documented_installs_give_the_mmshuffle_lookup():
+    """README and get started show only installs that serve
+    ``mmshuffle::`` configs: ``pip install .`` (the wheel tests above); a
+    plain editable install cannot, so it is never shown as a command."""
+    import re
+    import shlex
+    for page in ('README.md', osp.join('docs', 'get_started.md')):
+        text = open(osp.join(ROOT, page)).read()
+        installs = [
+            shlex.split(line) for block in re.findall(
+                r'```bash\n(.*?)```', text, re.S)
+            for line in block.splitlines() if 'pip install' in line
+        ]
+        assert installs, page
+        for argv in installs:
+            assert '-e' not in argv and '--editable' not in argv, (page, argv)

@@ -17,8 +17,11 @@ mmshuffle keeps loading restricted and makes its own checkpoints fit:
   it always unpickles with ``weights_only=True`` and turns a refusal into a
   clear error that names the file.
 """
+import errno
+import os
 import os.path as osp
 import pickle
+import zipfile
 from collections import OrderedDict
 from typing import Any
 
@@ -37,7 +40,7 @@ _BUFFER_TAG = '__mmshuffle_history_buffer__'
 
 
 class CheckpointReadError(pickle.UnpicklingError):
-    """A checkpoint file cannot be read (truncated or corrupted)."""
+    """A checkpoint file cannot be read; the message names the cause."""
 
 
 class UnsafeCheckpointError(CheckpointReadError):
@@ -97,41 +100,110 @@ def from_safe(obj: Any) -> Any:
 def load_checkpoint_file(filename: str, map_location=None) -> Any:
     """Load a local checkpoint with ``weights_only=True``.
 
+    A failure is explained by its cause, found by examining the file (not
+    by matching the wording of torch's messages).
+
     Raises:
-        FileNotFoundError: ``filename`` is not a file.
+        FileNotFoundError: ``filename`` does not exist.
         UnsafeCheckpointError: the file holds Python objects outside the
             weights-only allow-list (they could run code when unpickled).
-        CheckpointReadError: the file is truncated or corrupted.
+        CheckpointReadError: the file cannot be read (a directory, no
+            permission, an I/O error), is empty, truncated or corrupted, is
+            not a checkpoint, or torch fails to load it for another reason
+            (named in the message).
     """
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint file {filename!r} does not '
-                                'exist')
+    filename = osp.expanduser(str(filename))
     try:
-        return torch.load(
-            filename, map_location=map_location, weights_only=True)
-    except Exception as err:  # noqa: BLE001 (turned into a clear error)
-        message = str(err).strip()
-        lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
-        reason = lines[0] if lines else repr(err)
-        globals_ = [ln for ln in lines if 'GLOBAL' in ln]
-        if isinstance(err, pickle.UnpicklingError) and \
-                'weights only' in message.lower() and \
-                'unsupported operand' not in message.lower():
-            raise UnsafeCheckpointError(
+        f = open(filename, 'rb')
+    except FileNotFoundError:
+        raise FileNotFoundError(f'checkpoint file {filename!r} does not '
+                                'exist') from None
+    except IsADirectoryError:
+        raise CheckpointReadError(
+            f'cannot read checkpoint {filename!r}: it is a directory, not '
+            'a file') from None
+    except PermissionError:
+        raise CheckpointReadError(
+            f'cannot read checkpoint {filename!r}: permission denied') \
+            from None
+    except OSError as err:
+        raise _os_error(filename, err) from None
+    with f:
+        try:
+            return torch.load(f, map_location=map_location,
+                              weights_only=True)
+        except OSError as err:
+            raise _os_error(filename, err) from None
+        except Exception as err:  # noqa: BLE001 (explained below)
+            raise _explain_failure(filename, err) from None
+
+
+def _os_error(filename: str, err: OSError) -> CheckpointReadError:
+    reason = err.strerror or str(err) or type(err).__name__
+    code = errno.errorcode.get(err.errno, '') if err.errno else ''
+    return CheckpointReadError(
+        f'cannot read checkpoint {filename!r}: {reason}'
+        + (f' ({code})' if code else ''))
+
+
+#: the first bytes of a zip archive (torch.save's format since torch 1.6)
+_ZIP_MAGIC = b'PK\x03\x04'
+#: a pickle's first byte from protocol 2 on (the legacy torch.save format)
+_PICKLE_PROTO = 0x80
+
+
+def _explain_failure(filename: str, err: Exception) -> CheckpointReadError:
+    """The cause of a failed ``torch.load``, found from the file itself."""
+    def fail(cause: str) -> CheckpointReadError:
+        return CheckpointReadError(
+            f'cannot read checkpoint {filename!r}: {cause}')
+
+    torch_said = _first_line(err)
+    try:
+        size = os.path.getsize(filename)
+        with open(filename, 'rb') as f:
+            head = f.read(4)
+    except OSError as os_err:
+        return _os_error(filename, os_err)
+    if size == 0:
+        return fail('the file is empty (0 bytes)')
+    if head == _ZIP_MAGIC:
+        if not zipfile.is_zipfile(filename):
+            return fail('the file is truncated (its zip archive ends '
+                        f'before the central directory; {size} bytes)')
+        try:
+            with zipfile.ZipFile(filename) as archive:
+                bad = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError,
+                NotImplementedError) as zip_err:
+            return fail(f'the file is corrupted ({_first_line(zip_err)})')
+        if bad is not None:
+            return fail(f'the file is corrupted (member {bad!r} fails its '
+                        'CRC check)')
+        try:
+            unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(
+                filename)
+        except Exception:  # noqa: BLE001 (not a torch.save archive)
+            unsafe = []
+        if unsafe:
+            return UnsafeCheckpointError(
                 f'refusing to load checkpoint {filename!r}: it holds Python '
                 'objects outside the weights-only allow-list, which could '
-                f'run code when unpickled ({(globals_ or [reason])[0]}). '
+                f'run code when unpickled ({", ".join(unsafe)}). '
                 'Checkpoints written by mmshuffle, torchvision and '
                 'mmpretrain state dicts load; convert other files with a '
-                'trusted tool first.') from None
-        raise _corrupt(filename, reason) from None
+                'trusted tool first.')
+        return fail(f'torch.load failed on an intact archive: {torch_said}')
+    if head[:1] == bytes([_PICKLE_PROTO]):
+        return fail('torch.load failed on a file in the legacy (pre-1.6) '
+                    f'pickle format: {torch_said}')
+    return fail('not a PyTorch checkpoint (neither a zip archive nor a '
+                'pickle)')
 
 
-def _corrupt(filename: str, reason: str) -> CheckpointReadError:
-    return CheckpointReadError(
-        f'cannot read checkpoint {filename!r}: the file is truncated or '
-        f'corrupted ({reason})')
+def _first_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return f'{type(err).__name__}: {lines[0]}' if lines else repr(err)
 
 
 @CheckpointLoader.register_scheme(prefixes='', force=True)
