@@ -102,8 +102,15 @@ def check_ranks_agree(ranks_dir, ckpt_path, expected_saves, all_buffers):
         json.loads((ranks_dir / f'rank{r}_saved.json').read_text())
         for r in range(NUM_PROCS)
     ]
-    ckpts = [name for name in saved[0] if name.endswith('.pth')]
+    ckpts = [name for how, name in saved[0] if name.endswith('.pth')]
     assert ckpts == expected_saves, saved[0]
+    written = {how for how, _ in saved[0]}
+    # rank 0 wrote the checkpoints, the last_checkpoint marker and its logs
+    assert ['atomic_write', 'last_checkpoint'] in saved[0], saved[0]
+    assert {'put', 'atomic_write', 'log'} <= written, saved[0]
+    assert any(name.endswith('.log') for how, name in saved[0]
+               if how == 'log'), saved[0]
+    # the other rank wrote nothing at all: no checkpoint, marker or log
     assert saved[1] == [], saved[1]
 
 
@@ -266,8 +273,11 @@ def test_sync_bn_without_gpu_is_refused_up_front():
 
 
 def test_slurm_variables_become_torch_ones(monkeypatch):
+    # _slurm_env writes these into os.environ: set them through monkeypatch
+    # first, so that it restores (or removes) them after the test
     for key in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_PORT'):
-        monkeypatch.delenv(key, raising=False)
+        monkeypatch.setenv(key, 'unset')
+        monkeypatch.delenv(key)
     monkeypatch.setenv('SLURM_PROCID', '5')
     monkeypatch.setenv('SLURM_NTASKS', '8')
     monkeypatch.setenv('SLURM_LOCALID', '1')
