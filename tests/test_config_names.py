@@ -9,11 +9,15 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BACKBONE = (r'(shufflenet-v1-[\d.]+x-g\d|shufflenet-v2(-star)?-[\d.]+x'
             r'|mobilenet-v2-[\d.]+x)')
 CLS = re.compile(rf'{BACKBONE}_\d+xb\d+(-\d+e)?_(?P<data>in1k|toy-shapes)')
-DET = re.compile(rf'(?P<algo>retinanet|retinanet-lite|faster-rcnn)'
-                 rf'_{BACKBONE}_(fpn|lite-fpn)(_(\d+x|\d+e))?'
+DET = re.compile(rf'(?P<algo>retinanet|retinanet-lite|faster-rcnn'
+                 rf'|ssdlite|rtmdet-lite)'
+                 rf'_{BACKBONE}_(fpn|lite-fpn|(?P<size>\d+))(_(\d+x|\d+e))?'
                  r'_(?P<data>coco|toy-det)')
 FOLDER = {'retinanet': 'retinanet', 'retinanet-lite': 'retinanet',
-          'faster-rcnn': 'faster_rcnn'}
+          'faster-rcnn': 'faster_rcnn', 'ssdlite': 'ssdlite',
+          'rtmdet-lite': 'rtmdet_lite'}
+#: fixed-input single-stage detectors: named by their input size
+SIZED = ('ssdlite', 'rtmdet-lite')
 CONFIGS = sorted(
     p for p in glob.glob(osp.join(ROOT, 'configs', '*', '*.py'))
     if '_base_' not in p)
@@ -29,6 +33,7 @@ def test_config_name_follows_the_convention(path):
     if det:
         assert folder in (FOLDER[det['algo']], 'toy'), path
         assert (det['data'] == 'toy-det') == (folder == 'toy'), path
+        assert bool(det['size']) == (det['algo'] in SIZED), path
     else:
         family = re.match(r'(shufflenet-v1|shufflenet-v2|mobilenet-v2)',
                           name).group(1).replace('-', '_')

@@ -18,6 +18,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DET_CONFIGS = sorted(
     glob.glob(osp.join(ROOT, 'configs', 'retinanet', '*.py')) +
     glob.glob(osp.join(ROOT, 'configs', 'faster_rcnn', '*.py')) +
+    glob.glob(osp.join(ROOT, 'configs', 'ssdlite', '*.py')) +
+    glob.glob(osp.join(ROOT, 'configs', 'rtmdet_lite', '*.py')) +
     glob.glob(osp.join(ROOT, 'configs', 'toy', '*toy-det.py')))
 
 
@@ -41,6 +43,12 @@ def test_configs_exist():
         assert f'faster-rcnn_{bb}_fpn_1x_coco' in names
         assert f'retinanet-lite_{bb}_lite-fpn_1x_coco' in names
     assert 'retinanet_shufflenet-v2-star-1x_fpn_1x_coco' in names
+    for bb in ('shufflenet-v1-1x-g3', 'shufflenet-v2-1x', 'mobilenet-v2-1x'):
+        assert f'ssdlite_{bb}_320_coco' in names
+        assert f'ssdlite_{bb}_320_toy-det' in names
+        assert f'rtmdet-lite_{bb}_320_coco' in names
+        assert f'rtmdet-lite_{bb}_416_coco' in names
+        assert f'rtmdet-lite_{bb}_320_toy-det' in names
 
 
 @pytest.mark.parametrize('path', DET_CONFIGS, ids=config_id)
@@ -52,11 +60,20 @@ def test_pyramid_matches_the_backbone(path):
     assert init.type == 'Pretrained' and init.prefix == 'backbone.'
     model = build_detector(cfg)
     backbone = model.backbone
-    assert list(model.neck.in_channels) == list(backbone.out_channels)
+    # (mmdet's SSDNeck keeps no in_channels: the config's are checked)
+    neck_in = getattr(model.neck, 'in_channels', cfg.model.neck.in_channels)
+    assert list(neck_in) == list(backbone.out_channels)
     strides = list(backbone.out_strides)
     head = getattr(model, 'bbox_head', None) or model.rpn_head
     anchor_strides = [s[0] for s in head.prior_generator.strides]
-    num_levels = cfg.model.neck.num_outs
+    if cfg.model.neck.type == 'SSDNeck':
+        _check_ssd_pyramid(cfg, model, anchor_strides)
+        return
+    if 'num_outs' in cfg.model.neck:
+        num_levels = cfg.model.neck.num_outs
+    else:  # a PAN: one output per backbone output
+        num_levels = len(strides)
+        assert cfg.model.bbox_head.in_channels == cfg.model.neck.out_channels
     # one anchor level per pyramid level, the first ones at the backbone's
     # real output strides, each extra level twice the previous
     assert len(anchor_strides) == num_levels
@@ -67,6 +84,27 @@ def test_pyramid_matches_the_backbone(path):
         roi_strides = list(
             model.roi_head.bbox_roi_extractor.featmap_strides)
         assert roi_strides == anchor_strides[:len(roi_strides)]
+
+
+def _check_ssd_pyramid(cfg, model, anchor_strides):
+    """SSD: the two backbone outputs at their real strides, then stride-2
+    extra levels whose anchor strides are the input size over the map
+    size (320 / 3 ~ 107); the head sees every neck output."""
+    backbone = model.backbone
+    out_channels = list(cfg.model.neck.out_channels)
+    assert out_channels[:len(backbone.out_channels)] == list(
+        backbone.out_channels)
+    assert list(cfg.model.bbox_head.in_channels) == out_channels
+    assert anchor_strides[:len(backbone.out_strides)] == list(
+        backbone.out_strides)
+    size = 320  # the configs' input size
+    model.eval()
+    with torch.no_grad():
+        feats = model.neck(backbone(torch.zeros(1, 3, size, size)))
+    assert [f.shape[1] for f in feats] == out_channels
+    assert len(feats) == len(anchor_strides)
+    for feat, stride in zip(feats, anchor_strides):
+        assert feat.shape[-1] == -(-size // stride), (feat.shape, stride)
 
 
 def _batch(num_classes):

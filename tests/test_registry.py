@@ -26,8 +26,9 @@ def test_registry_is_a_child_of_mmengine_root():
     assert MODELS.scope == 'mmshuffle'
     assert MODELS.parent is ROOT
     assert ROOT.children['mmshuffle'] is MODELS
-    assert set(MODELS.module_dict) == set(OURS) | {'LiteFPN',
-                                                   'LiteRetinaHead'}
+    assert set(MODELS.module_dict) == set(OURS) | {
+        'LiteFPN', 'LiteRetinaHead', 'LitePAFPN', 'LiteRTMDetHead',
+        'SSDLiteHead'}
 
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmpretrain'])

@@ -1,3 +1,4 @@
 from .lite_fpn import LiteFPN
+from .lite_pafpn import LitePAFPN
 
-__all__ = ['LiteFPN']
+__all__ = ['LiteFPN', 'LitePAFPN']

@@ -1,0 +1,23 @@
+_base_ = './ssdlite_shufflenet-v2-1x_320_toy-det.py'
+# SSDLite on MobileNet V2 1x (layer5 and conv2, as the COCO config) on the
+# toy shapes. The backbone starts from the toy classifier trained with
+# configs/toy/mobilenet-v2-1x_1xb64-30e_toy-shapes.py (tools/train.py's
+# default work dir); override with
+# --cfg-options model.backbone.init_cfg.checkpoint=PATH
+pretrained = 'work_dirs/mobilenet-v2-1x_1xb64-30e_toy-shapes/epoch_30.pth'
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='mmshuffle.MobileNetV2',
+        widen_factor=1.0,
+        out_indices=(4, 7),
+        frozen_stages=0,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=True,
+        init_cfg=dict(
+            type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    neck=dict(
+        in_channels=(96, 1280),
+        out_channels=(96, 1280, 512, 256, 256, 128)),
+    bbox_head=dict(in_channels=(96, 1280, 512, 256, 256, 128)),
+)
