@@ -34,7 +34,7 @@ def test_every_config_is_indexed():
     import glob
     indexed = {m['Config'] for _, _, m in ENTRIES}
     for fam in ('shufflenet_v1', 'shufflenet_v2', 'mobilenet_v2',
-                'retinanet', 'faster_rcnn'):
+                'retinanet', 'faster_rcnn', 'ssdlite', 'rtmdet_lite'):
         for path in glob.glob(osp.join(ROOT, 'configs', fam, '*.py')):
             assert osp.relpath(path, ROOT) in indexed, path
 
