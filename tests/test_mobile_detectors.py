@@ -259,3 +259,46 @@ def test_lite_rtmdet_head_without_depthwise_is_mmdets_head():
 def test_lite_rtmdet_head_bad_arguments(name):
     with pytest.raises(TypeError, match=name):
         _head(**{name: 'yes'})
+
+
+@pytest.mark.parametrize('path', [
+    SSDLITE_MNV2,
+    'configs/rtmdet_lite/rtmdet-lite_shufflenet-v2-1x_320_coco.py',
+    'configs/rtmdet_lite/rtmdet-lite_shufflenet-v2-1x_416_coco.py',
+])
+def test_coco_pipelines_give_the_input_size(path, tmp_path):
+    """The COCO configs' training pipelines (SSD's expand and crop;
+    RTMDet's cached Mosaic and MixUp, then its second-stage pipeline) and
+    test pipeline run on COCO-format data and give images of the config's
+    input size."""
+    import re
+
+    from mmdet.registry import DATASETS
+
+    from mmshuffle.datasets.toy import DET_CLASSES, make_toy_detection
+    make_toy_detection(
+        str(tmp_path), num_train=6, num_val=2, size=160, progress=False)
+    cfg = Config.fromfile(osp.join(ROOT, path))
+    size = int(re.search(r'_(\d+)_coco', path).group(1))
+    pipelines = [('train', cfg.train_dataloader.dataset.get(
+        'dataset', cfg.train_dataloader.dataset).pipeline)]
+    for hook in cfg.custom_hooks:
+        if hook.type == 'PipelineSwitchHook':
+            pipelines.append(('train', hook.switch_pipeline))
+    pipelines.append(('val', cfg.test_dataloader.dataset.pipeline))
+    for split, pipeline in pipelines:
+        with DefaultScope.overwrite_default_scope('mmdet'):
+            dataset = DATASETS.build(
+                dict(
+                    type='CocoDataset',
+                    data_root=str(tmp_path),
+                    ann_file=f'annotations/instances_{split}.json',
+                    data_prefix=dict(img=f'{split}/'),
+                    metainfo=dict(classes=DET_CLASSES),
+                    test_mode=split == 'val',
+                    pipeline=pipeline))
+        for i in range(len(dataset)):  # fills Mosaic's and MixUp's caches
+            sample = dataset[i]
+            assert tuple(sample['inputs'].shape) == (3, size, size), split
+            boxes = sample['data_samples'].gt_instances.bboxes.tensor
+            assert ((boxes >= -1) & (boxes <= size + 1)).all()
