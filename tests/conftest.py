@@ -1,5 +1,10 @@
 import os
 
+# OpenCV (under mmcv and mmengine) sets LD_LIBRARY_PATH and QT_QPA_* when it
+# is first imported: import it before the first test, so that what it sets
+# is the session's environment rather than a change made by whichever test
+# happens to import it first
+import cv2  # noqa: F401
 import pytest
 import torch
 

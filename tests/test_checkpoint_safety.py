@@ -575,3 +575,32 @@ def test_restore_mmengine_defaults_opts_out():
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == 'restored'
+
+
+def test_onnx_export_is_written_by_the_atomic_writer(tmp_path, monkeypatch):
+    """export_onnx writes through atomic_write (fsync included): the file
+    gets the mode of a plain open(), and a crash before the rename leaves
+    no file."""
+    from mmshuffle.deploy.onnx import export_onnx
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU())
+    previous = os.umask(0o027)
+    try:
+        export_onnx(model, str(tmp_path / 'a.onnx'), (32, 32))
+    finally:
+        os.umask(previous)
+    assert _mode(tmp_path / 'a.onnx') == 0o640
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, 'fsync',
+                        lambda fd: synced.append(fd) or real_fsync(fd))
+    export_onnx(model, str(tmp_path / 'b.onnx'), (32, 32))
+    assert synced
+
+    def crash(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, 'replace', crash)
+    with pytest.raises(KeyboardInterrupt):
+        export_onnx(model, str(tmp_path / 'c.onnx'), (32, 32))
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['a.onnx', 'b.onnx']

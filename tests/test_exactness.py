@@ -8,7 +8,6 @@ from helpers import (MOBILENET_V2_VARIANTS, SHUFFLENET_V1_VARIANTS,
 from mmengine.registry import DefaultScope
 
 import mmshuffle  # noqa: F401
-from mmshuffle.models.backbones import shufflenet_v1_channels
 
 
 def classifier_params(name, **kwargs):
@@ -120,16 +119,37 @@ def test_mmpretrain_v1_fails_exactly_where_documented_and_ours_builds():
         build_backbone('ShuffleNetV1', groups=g, widen_factor=w)
 
 
-def test_shufflenet_v1_channel_rule_table():
-    # The rounding rule documented in shufflenet_v1_channels, for the
-    # combinations mmpretrain cannot build.
-    assert shufflenet_v1_channels(3, 0.25) == (6, [72, 120, 240])
-    assert shufflenet_v1_channels(4, 0.25) == (8, [64, 144, 272])
-    assert shufflenet_v1_channels(8, 0.25) == (8, [96, 192, 384])
-    assert shufflenet_v1_channels(4, 0.5) == (12, [144, 272, 544])
-    assert shufflenet_v1_channels(8, 0.5) == (16, [192, 384, 768])
-    assert shufflenet_v1_channels(4, 1.5) == (36, [416, 816, 1632])
-    assert shufflenet_v1_channels(8, 1.5) == (40, [576, 1152, 2304])
+#: the paper's Table 1 (Zhang et al., 2017): output channels of
+#: stages 2/3/4 of ShuffleNet 1x for each number of groups
+PAPER_V1_1X = {1: (144, 288, 576), 2: (200, 400, 800), 3: (240, 480, 960),
+               4: (272, 544, 1088), 8: (384, 768, 1536)}
+
+
+@pytest.mark.parametrize(
+    'kwargs', SHUFFLENET_V1_VARIANTS,
+    ids=lambda kw: f"g{kw['groups']}-{kw['widen_factor']}x")
+def test_shufflenet_v1_widths_follow_the_papers_table(kwargs):
+    """Every width multiplier scales the paper's 1x table (paper: "channels
+    scaled, rounded to a multiple of 8"). Each stage is the multiple of 8
+    nearest to paper x width among those whose bottleneck (a quarter of
+    the stage) splits into the groups, which a grouped 1x1 needs; the stem
+    is the paper's 24 x width, rounded up to a multiple of the groups."""
+    groups, width = kwargs['groups'], kwargs['widen_factor']
+    model = build_backbone('ShuffleNetV1', out_indices=(0, 1, 2), **kwargs)
+    for paper, got in zip(PAPER_V1_1X[groups], model.out_channels):
+        target = paper * width
+        assert got % 8 == 0 and (got // 4) % groups == 0, got
+        usable = [c for c in range(8, 2 * paper * 2 + 8, 8)
+                  if (c // 4) % groups == 0]
+        nearest = min(abs(c - target) for c in usable)
+        assert abs(got - target) == nearest, (paper, width, got)
+        if (width, groups) not in MMPRETRAIN_V1_FAILS:
+            # the plain paper rule is buildable: it is used as is
+            assert got == 8 * int(target / 8 + 0.5), (paper, width, got)
+    stem = model.stem_channels
+    assert stem % groups == 0 and 0 <= stem - int(24 * width) < groups
+    if width == 1.0:
+        assert model.out_channels == PAPER_V1_1X[groups]
 
 
 PARITY_CASES = (

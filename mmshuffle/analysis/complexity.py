@@ -77,14 +77,16 @@ def memory_access(model: nn.Module, inputs: torch.Tensor,
     """
     counter = _MemoryAccessCounter()
     handles = []
+    outer = []  # the enclosing parts, innermost last (nothing is stored on
+    # the user's modules)
     for name, module in (parts or {}).items():
 
         def enter(mod, args, name=name):
-            mod._mmshuffle_outer_part = counter.part
+            outer.append(counter.part)
             counter.part = name
 
         def leave(mod, args, output):
-            counter.part = mod._mmshuffle_outer_part
+            counter.part = outer.pop()
 
         handles.append(module.register_forward_pre_hook(enter))
         handles.append(module.register_forward_hook(leave))
@@ -111,11 +113,23 @@ def model_complexity(model: nn.Module,
         of ``dict(name, params, flops, mac)`` for the stem, each backbone
         output layer and the rest of the model (neck/head), when the model
         has an mmshuffle backbone.
+
+    ``model`` is measured in eval mode and left as it was found: the same
+    train/eval flags, no attributes or hooks added.
     """
     if len(shape) != 2 or min(shape) < 1:
         raise ValueError(f'shape must be (H, W) with positive sizes, '
                          f'got {shape!r}')
-    model = model.eval()
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        return _measure(model.eval(), shape, in_channels)
+    finally:
+        for module, training in modes:
+            module.training = training  # not .train(): deploy forms refuse
+
+
+def _measure(model: nn.Module, shape: Tuple[int, int],
+             in_channels: int) -> Dict:
     inputs = torch.randn(1, in_channels, *shape)
     analyzer = FlopAnalyzer(model, (inputs, ))
     analyzer.unsupported_ops_warnings(False)

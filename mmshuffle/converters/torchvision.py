@@ -28,13 +28,6 @@ def is_converted(state_dict: Mapping) -> bool:
     return any(k.startswith('backbone.') for k in state_dict)
 
 
-def _conv_bn(src: str, dst: str, conv_idx: int, bn_idx: int) -> list:
-    """Rules mapping ``src.<conv_idx>`` / ``src.<bn_idx>`` (a conv and a BN
-    in an ``nn.Sequential``) to ``dst.conv`` / ``dst.bn``."""
-    return [(f'{src}.{conv_idx}.', f'{dst}.conv.'),
-            (f'{src}.{bn_idx}.', f'{dst}.bn.')]
-
-
 # ------------------------------------------------------- ShuffleNet V2
 
 

@@ -11,13 +11,12 @@ onnx, onnxscript and onnxruntime are optional dependencies
 """
 import contextlib
 import io
-import os
-import os.path as osp
-import tempfile
 from typing import Dict, List, Sequence, Tuple
 
 import torch
 from torch import nn
+
+from mmshuffle.engine.fileio import atomic_write
 
 from .fuse import switch_to_deploy
 
@@ -85,7 +84,9 @@ def export_onnx(model: nn.Module,
 
     The model is switched to its deploy form first (in place), exported for
     a ``(1, 3, H, W)`` input (any batch size with ``dynamic_batch``), and
-    the file is written atomically (a temporary file renamed into place).
+    the file is written atomically
+    (:func:`~mmshuffle.engine.fileio.atomic_write`: a temporary file,
+    fsynced and renamed into place, with the mode a plain ``open()`` gives).
 
     Raises:
         ValueError: bad ``shape`` or ``opset``, or the exported graph uses
@@ -124,16 +125,8 @@ def export_onnx(model: nn.Module,
         raise ValueError('the exported graph uses operators outside the '
                          f'standard ONNX domain: {foreign}')
     onnx.checker.check_model(proto)
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.onnx.', suffix='.tmp', dir=directory)
-    os.close(fd)
-    try:
-        onnx.save(proto, tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    # temporary file, fsync, rename; the mode a plain open() gives
+    atomic_write(proto.SerializeToString(), path)
     return path
 
 

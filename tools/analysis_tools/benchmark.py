@@ -21,13 +21,18 @@ the mmshuffle classifier against mmpretrain's, same architecture.
 
 ``det``: forward latency (image tensor to head outputs, batch 1, fp32) of
 mmdet's stock RetinaNet-ResNet18-FPN against RetinaNet and RetinaNet-lite
-on the mmshuffle backbones, with the ratio to the ResNet-18 model.
+on the mmshuffle backbones, with the ratio to the ResNet-18 model; the
+models take turns call by call, so that they share the machine's state.
+Each call is timed as wall time and as the CPU time of the process (with
+one thread the same on an idle machine; the CPU time does not grow with
+other processes' load, which the JSON records as load averages).
 """
 import argparse
 import json
 import os
 import os.path as osp
 import platform
+import statistics
 
 import torch
 from mmengine.config import Config
@@ -36,8 +41,9 @@ from mmengine.registry import DefaultScope
 import mmshuffle  # noqa: F401
 from mmshuffle.analysis.speed import (ARCHS, PATHS, bench_classifiers,
                                       bench_training, compute_floor,
-                                      draw_chart, sgemm_peak_gflops,
-                                      time_calls)
+                                      draw_chart, median_p90,
+                                      sgemm_peak_gflops, timed_call)
+from mmshuffle.engine.fileio import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REFERENCE_DET = 'mmdet::retinanet/retinanet_r18_fpn_1x_coco.py'
@@ -101,29 +107,60 @@ def build_detector(path):
 
 
 def bench_det(args):
+    """Latency of every detector of DET_CONFIGS at every size.
+
+    The models of one size take turns call by call (after their warm-up
+    calls), so that all of them see the same machine state. Each call is
+    timed twice: wall time, and the CPU time of this process, which with
+    one thread equals the wall time on an idle machine and, unlike it, does
+    not grow while other processes hold the cores. The thread count and
+    random state are restored afterwards."""
+    previous = torch.get_num_threads()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
     results = []
-    for size in args.sizes:
-        inputs = torch.randn(1, 3, size, size)
-        ref = None
-        for path in DET_CONFIGS:
-            model = build_detector(path)
-            with torch.no_grad():
-                timing = time_calls(model._forward, inputs, args.runs,
-                                    args.warmup)
-            ref = ref or timing['median_ms']
-            name = osp.basename(path)[:-3]
-            results.append(
-                dict(
-                    model=name,
-                    size=size,
-                    ratio=timing['median_ms'] / ref,
-                    params=sum(p.numel() for p in model.parameters()),
-                    **timing))
-            print(f'{size:>5}  {name:<58} {timing["median_ms"]:>9.1f} ms '
-                  f'(p90 {timing["p90_ms"]:.1f})  x{results[-1]["ratio"]:.2f}',
-                  flush=True)
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(0)
+            models = {path: build_detector(path) for path in DET_CONFIGS}
+            for size in args.sizes:
+                inputs = torch.randn(1, 3, size, size)
+                for model in models.values():
+                    for _ in range(args.warmup):
+                        model._forward(inputs)
+                times = {path: [] for path in DET_CONFIGS}
+                for _ in range(args.runs):
+                    for path, model in models.items():
+                        times[path].append(timed_call(model._forward,
+                                                       inputs))
+                ref_wall = statistics.median(
+                    w for w, _ in times[REFERENCE_DET])
+                ref_cpu = statistics.median(
+                    c for _, c in times[REFERENCE_DET])
+                for path, model in models.items():
+                    wall, wall_p90 = median_p90(w for w, _ in times[path])
+                    cpu, cpu_p90 = median_p90(c for _, c in times[path])
+                    name = osp.basename(path)[:-3]
+                    results.append(
+                        dict(
+                            model=name,
+                            config=path,
+                            reference=path == REFERENCE_DET,
+                            size=size,
+                            median_ms=wall,
+                            p90_ms=wall_p90,
+                            ratio=wall / ref_wall,
+                            cpu_median_ms=cpu,
+                            cpu_p90_ms=cpu_p90,
+                            cpu_ratio=cpu / ref_cpu,
+                            runs=args.runs,
+                            params=sum(p.numel()
+                                       for p in model.parameters())))
+                    row = results[-1]
+                    print(f'{size:>5}  {name:<58} wall {wall:>8.1f} ms '
+                          f'x{row["ratio"]:.2f}  cpu {cpu:>8.1f} ms '
+                          f'x{row["cpu_ratio"]:.2f}', flush=True)
+    finally:
+        torch.set_num_threads(previous)
     return results
 
 
@@ -202,14 +239,22 @@ def main(argv=None):
         results = bench_training(args.archs, args.batch, shape, args.steps,
                                  args.warmup)
     else:
+        for name in ('runs', 'threads'):
+            check_positive(f'--{name}', getattr(args, name))
+        for size in args.sizes:
+            if size < 32:
+                raise SystemExit(f'error: --sizes must be >= 32, got {size}')
         print(f'torch {torch.__version__}, {cpu_name()}, '
               f'{args.threads} thread(s), batch 1, fp32; ratio = median / '
               'RetinaNet-ResNet18-FPN median at the same size', flush=True)
-        info.update(threads=args.threads, torch=torch.__version__)
+        info.update(machine=machine(), threads=args.threads,
+                    sizes=args.sizes, runs=args.runs, warmup=args.warmup,
+                    load_average_before=os.getloadavg())
         results = bench_det(args)
+        info['load_average_after'] = os.getloadavg()
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(dict(info, results=results), f, indent=2)
+        text = json.dumps(dict(info, results=results), indent=2) + '\n'
+        atomic_write(text.encode(), args.json)
         print(f'results: {args.json}')
 
 

@@ -25,31 +25,24 @@ from mmshuffle.converters import (check_against_model, convert_torchvision,
 from mmshuffle.engine.checkpoint import (CheckpointReadError,
                                          load_checkpoint_file)
 
+#: architecture -> (backbone type, widen_factor); the head's width is the
+#: backbone's last out_channels
 ARCHS = {
-    'shufflenet-v2-0.5x': ('mmshuffle.ShuffleNetV2', 0.5, 1024),
-    'shufflenet-v2-1x': ('mmshuffle.ShuffleNetV2', 1.0, 1024),
-    'shufflenet-v2-1.5x': ('mmshuffle.ShuffleNetV2', 1.5, 1024),
-    'shufflenet-v2-2x': ('mmshuffle.ShuffleNetV2', 2.0, 2048),
-    'mobilenet-v2-1x': ('mmshuffle.MobileNetV2', 1.0, 1280),
+    'shufflenet-v2-0.5x': ('mmshuffle.ShuffleNetV2', 0.5),
+    'shufflenet-v2-1x': ('mmshuffle.ShuffleNetV2', 1.0),
+    'shufflenet-v2-1.5x': ('mmshuffle.ShuffleNetV2', 1.5),
+    'shufflenet-v2-2x': ('mmshuffle.ShuffleNetV2', 2.0),
+    'mobilenet-v2-1x': ('mmshuffle.MobileNetV2', 1.0),
 }
 CONV5_WIDTH = {(24, 48): 'shufflenet-v2-0.5x', (24, 116): 'shufflenet-v2-1x',
                (24, 176): 'shufflenet-v2-1.5x', (24, 244): 'shufflenet-v2-2x'}
 
 
 def build_classifier(arch: str, num_classes: int):
-    from mmengine.registry import DefaultScope
-    from mmpretrain.registry import MODELS
-    backbone, width, channels = ARCHS[arch]
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        return MODELS.build(
-            dict(
-                type='ImageClassifier',
-                backbone=dict(type=backbone, widen_factor=width),
-                neck=dict(type='GlobalAveragePooling'),
-                head=dict(
-                    type='LinearClsHead',
-                    num_classes=num_classes,
-                    in_channels=channels)))
+    from mmshuffle.analysis.speed import build_classifier as classifier
+    backbone, width = ARCHS[arch]
+    return classifier(dict(type=backbone, widen_factor=width),
+                      num_classes=num_classes)
 
 
 def guess_arch(state_dict) -> str:
