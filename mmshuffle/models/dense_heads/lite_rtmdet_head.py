@@ -17,10 +17,10 @@ class LiteRTMDetHead(RTMDetSepBNHead):
     ``.conv`` attribute that ``DepthwiseSeparableConvModule`` does not have,
     so that combination fails to build. Here each level's 3x3 depthwise and
     1x1 pointwise convs are the first level's (weights shared), with their
-    own BatchNorm per level, as in the dense-conv head: the head costs the
-    parameters of one level whatever the number of levels. The 1x1
-    predictors stay per level, and everything else (priors, assigner,
-    losses, post-processing) is ``RTMDetSepBNHead``'s.
+    own BatchNorm per level, as in the dense-conv head: the towers' conv
+    weights count once whatever the number of levels. The 1x1 predictors
+    stay per level, and everything else (priors, assigner, losses,
+    post-processing) is ``RTMDetSepBNHead``'s, as are the other arguments.
 
     Args:
         use_depthwise (bool): depthwise-separable tower convs (3x3
@@ -28,7 +28,6 @@ class LiteRTMDetHead(RTMDetSepBNHead):
             False this is ``RTMDetSepBNHead``. Default: True.
         share_conv (bool): share the tower convs over the levels.
             Default: True.
-        Other arguments: as ``RTMDetSepBNHead``.
     """
 
     def __init__(self,

@@ -19,16 +19,19 @@ class LitePAFPN(CSPNeXtPAFPN):
     reductions and downsamplings are as wide as each input) and only its
     output convs map to ``out_channels``. That suits backbones whose
     outputs are as narrow as the detector's neck (MobileNet V2: 32, 96 and
-    320 channels), not ShuffleNet V1 1x g3's 240, 480 and 960: at 320x320
-    the neck alone costs 1.4 G multiply-adds there. Like NanoDet-Plus's
-    Ghost-PAN, this neck first reduces each input with a 1x1 conv (BN,
-    activation), so its cost no longer grows with the backbone's width;
-    the top-down and bottom-up CSP paths are ``CSPNeXtPAFPN``'s, at
-    ``out_channels`` (depthwise-separable with ``use_depthwise=True``).
+    320 channels), not ShuffleNet V1 1x g3's 240, 480 and 960: there, at
+    320x320 and 96 channels, the RTMDet-lite detector costs 1.71 G
+    multiply-adds with ``CSPNeXtPAFPN`` and 0.56 G with this neck (see
+    docs/detection.md). Like NanoDet-Plus's Ghost-PAN, this neck first
+    reduces each input with a 1x1 conv (BN, activation), so only those
+    convs grow with the backbone's width; the top-down and bottom-up CSP
+    paths are ``CSPNeXtPAFPN``'s, at ``out_channels`` (depthwise-separable
+    with ``use_depthwise=True``).
 
     The top-down path upsamples by 2, so the inputs' sizes must halve
     exactly from level to level: pad the image to a multiple of the
-    coarsest stride (``DetDataPreprocessor(pad_size_divisor=32)``).
+    coarsest stride (``DetDataPreprocessor(pad_size_divisor=32)``). The
+    arguments not listed are ``CSPNeXtPAFPN``'s.
 
     Args:
         in_channels (Sequence[int]): channels of the backbone outputs,
@@ -37,7 +40,6 @@ class LitePAFPN(CSPNeXtPAFPN):
         num_csp_blocks (int): blocks per CSP layer. Default: 1.
         use_depthwise (bool): depthwise-separable 3x3 convs in the CSP
             blocks, downsamplings and output convs. Default: True.
-        Other arguments: as ``CSPNeXtPAFPN``.
     """
 
     def __init__(self,
