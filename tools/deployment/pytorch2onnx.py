@@ -1,9 +1,9 @@
-"""Export a classifier (or a backbone alone) to ONNX and check it in
-onnxruntime.
+"""Export a classifier, a detector (end to end) or a backbone alone to
+ONNX and check it in onnxruntime.
 
     python tools/deployment/pytorch2onnx.py CONFIG CHECKPOINT --out FILE.onnx
-        [--shape H [W]] [--dynamic-batch] [--backbone-only] [--opset 18]
-        [--tolerance 1e-4]
+        [--shape H [W]] [--dynamic-batch] [--backbone-only] [--raw-input]
+        [--opset 18] [--tolerance 1e-4] [--check-images 2]
 
 The model of CONFIG is built, CHECKPOINT is loaded strictly, the model is
 switched to its deploy form (BatchNorm folded) and exported. Then the ONNX
@@ -16,6 +16,20 @@ A classifier exports as ``input`` (normalised N x 3 x H x W, see the
 config's ``data_preprocessor``) -> ``logits``. ``--backbone-only`` exports
 the backbone (of a classification or a detection config) as ``input`` ->
 ``feat0, feat1, ...``, the multi-scale maps of its ``out_indices``.
+
+A detection config (mmdet) exports the whole detector as one graph
+(:mod:`mmshuffle.deploy.detector`): ``input`` (N x 3 x H x W, H and W any
+multiples of the detector's size divisor, N variable with
+``--dynamic-batch``) -> ``dets`` (N x K x 5: x1, y1, x2, y2, score) and
+``labels`` (N x K), with box decoding, the score threshold, per-class NMS
+and the top K of the config's ``test_cfg`` inside the graph (padding rows:
+score 0, label -1). ``--raw-input`` folds the data preprocessor's channel
+conversion and normalisation in, so the graph takes 0-255 pixels in the
+pipeline's channel order. The check runs the first ``--check-images``
+images of the config's test set (random pixels when the set is missing)
+through mmdet's predict path and through onnxruntime, and fails (exit 1)
+unless every box matches one of the same class within
+``--box-tolerance`` pixels and ``--score-tolerance``.
 """
 import argparse
 import copy
@@ -25,10 +39,16 @@ import sys
 from mmengine.runner import load_checkpoint
 
 import mmshuffle  # noqa: F401  (registers backbones, safe loading)
+from mmshuffle.deploy.detector import (DetectorForExport,
+                                       UnsupportedDetectorError,
+                                       check_detection_shape,
+                                       compare_detections, export_detector,
+                                       predict_reference, split_detections)
 from mmshuffle.deploy.onnx import (BackboneForExport, ClassifierForExport,
                                    check_shape, compare_with_onnxruntime,
-                                   export_onnx)
-from mmshuffle.engine.cli import CLIError, build_model, load_config, run_cli
+                                   export_onnx, ort_session)
+from mmshuffle.engine.cli import (CLIError, build_model, fix_dataloaders,
+                                  load_config, run_cli)
 
 
 def parse_args(argv=None):
@@ -36,31 +56,42 @@ def parse_args(argv=None):
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--out', required=True, help='the .onnx file')
-    parser.add_argument('--shape', type=int, nargs='+', default=[224],
-                        help='input size: H [W] (default 224)')
+    parser.add_argument(
+        '--shape', type=int, nargs='+',
+        help='input size: H [W] (default 224 for a classifier; for a '
+        "detector the test pipeline's Resize scale, rounded up to the size "
+        'divisor: the example size, H and W stay dynamic)')
     parser.add_argument('--dynamic-batch', action='store_true',
                         help='export with a variable batch size')
     parser.add_argument('--backbone-only', action='store_true',
                         help='export the backbone and its feature maps')
+    parser.add_argument(
+        '--raw-input', action='store_true',
+        help='detector: fold channel conversion and normalisation in (the '
+        'graph takes 0-255 pixels)')
     parser.add_argument('--opset', type=int, default=18)
     parser.add_argument('--tolerance', type=float, default=1e-4,
                         help='largest allowed |PyTorch - onnxruntime|')
+    parser.add_argument('--check-images', type=int, default=2,
+                        help='detector: test images to compare on')
+    parser.add_argument('--box-tolerance', type=float, default=0.05,
+                        help='detector: largest box difference (pixels)')
+    parser.add_argument('--score-tolerance', type=float, default=1e-3,
+                        help='detector: largest score difference')
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    if len(args.shape) not in (1, 2):
+    if args.shape is not None and len(args.shape) not in (1, 2):
         raise CLIError(f'--shape takes H or H W, got {args.shape}')
-    shape = tuple(args.shape * 2 if len(args.shape) == 1 else args.shape)
-    try:
-        check_shape(shape)
-    except ValueError as err:
-        raise CLIError(f'--shape: {err}') from None
     if not osp.isfile(args.checkpoint):
         raise CLIError(f'checkpoint {args.checkpoint!r} does not exist')
     if not args.out.endswith('.onnx'):
         raise CLIError(f'--out must name a .onnx file, got {args.out!r}')
+    if args.check_images < 0:
+        raise CLIError(f'--check-images must be >= 0, got '
+                       f'{args.check_images}')
     cfg = load_config(args.config, None)
     model = build_model(cfg, pretrained=False)
     scope = cfg.get('default_scope', 'mmpretrain')
@@ -71,12 +102,19 @@ def main(argv=None):
         raise CLIError(f'checkpoint {args.checkpoint!r} does not fit the '
                        f'model of {args.config!r}: {err}') from None
     model.eval()
+    if scope == 'mmdet' and not args.backbone_only:
+        return export_detection(args, cfg, model)
+    if args.raw_input:
+        raise CLIError('--raw-input applies to detectors only')
+    shape = tuple(args.shape or [224])
+    shape = shape * 2 if len(shape) == 1 else shape
+    try:
+        check_shape(shape)
+    except ValueError as err:
+        raise CLIError(f'--shape: {err}') from None
     if args.backbone_only:
         wrapped = BackboneForExport(model.backbone)
         names = [f'feat{i}' for i in range(len(model.backbone.out_indices))]
-    elif scope == 'mmdet':
-        raise CLIError(f'{args.config!r} is a detection config: export its '
-                       'backbone with --backbone-only')
     else:
         wrapped = ClassifierForExport(model)
         names = ['logits']
@@ -100,6 +138,107 @@ def main(argv=None):
     if not worst <= args.tolerance:
         print(f'error: onnxruntime differs from PyTorch by {worst:.3g} > '
               f'--tolerance {args.tolerance}', file=sys.stderr)
+        sys.exit(1)
+
+
+def default_detection_shape(cfg, divisor):
+    """The test pipeline's Resize scale as (H, W), rounded up to
+    ``divisor`` (320 x 320 when the pipeline has none)."""
+    pipeline = (cfg.get('test_dataloader') or {}).get('dataset', {}).get(
+        'pipeline', [])
+    for step in pipeline:
+        if 'Resize' in str(step.get('type', '')) and step.get('scale'):
+            scale = step['scale']
+            width, height = (scale, scale) if isinstance(scale, int) \
+                else (max(scale), min(scale)) if step.get('keep_ratio') \
+                else scale
+            return tuple(-(-v // divisor) * divisor for v in (height, width))
+    return (-(-320 // divisor) * divisor, ) * 2
+
+
+def check_batches(cfg, count, shape):
+    """Normalised batches of the first ``count`` test images (one image
+    per batch, through the config's pipeline and data preprocessor), or
+    one random batch when the test set cannot be read."""
+    import torch
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import Runner
+    if count == 0:
+        return [], 'no images'
+    try:
+        fix_dataloaders(cfg)
+        loader_cfg = copy.deepcopy(cfg.test_dataloader)
+        loader_cfg.update(batch_size=1, num_workers=0,
+                          persistent_workers=False)
+        with DefaultScope.overwrite_default_scope('mmdet'):
+            loader = Runner.build_dataloader(loader_cfg)
+            batches = []
+            for data in loader:
+                batches.append(data)
+                if len(batches) == count:
+                    break
+        return batches, f'{len(batches)} test image(s)'
+    except Exception as err:  # the data set is not there: random pixels
+        gen = torch.Generator().manual_seed(0)
+        image = (torch.rand(3, *shape, generator=gen) * 255).round()
+        return [dict(inputs=[image], data_samples=None)], \
+            f'random pixels (test set not readable: {err})'
+
+
+def export_detection(args, cfg, model):
+    try:
+        wrapped = DetectorForExport(model, raw_input=args.raw_input)
+    except UnsupportedDetectorError as err:
+        raise CLIError(f'cannot export {args.config!r}: {err}') from None
+    divisor = wrapped.size_divisor
+    if args.shape:
+        shape = tuple(args.shape * 2 if len(args.shape) == 1 else args.shape)
+    else:
+        shape = default_detection_shape(cfg, divisor)
+    try:
+        check_detection_shape(shape, divisor)
+    except ValueError as err:
+        raise CLIError(f'--shape: {err}') from None
+    reference = copy.deepcopy(model).eval()
+    try:
+        export_detector(wrapped, args.out, shape, args.dynamic_batch,
+                        args.opset)
+    except UnsupportedDetectorError as err:
+        raise CLIError(f'cannot export {args.config!r}: {err}') from None
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+    print(f'exported {args.out} (input Nx3xHxW, H and W multiples of '
+          f'{divisor}{", dynamic batch" if args.dynamic_batch else ""}, '
+          f'{"raw 0-255 pixels" if args.raw_input else "normalised"}; '
+          f'outputs dets, labels)')
+    import torch
+    batches, source = check_batches(cfg, args.check_images, shape)
+    if not batches:
+        return
+    session = ort_session(args.out)
+    reference_dets, onnx_dets = [], []
+    with torch.no_grad():
+        for data in batches:
+            inputs = reference.data_preprocessor(data, False)['inputs']
+            reference_dets += predict_reference(reference, inputs)
+            feed = inputs
+            if args.raw_input:
+                feed = inputs * wrapped.std + wrapped.mean
+                if wrapped.channel_flip:
+                    feed = feed.flip(1)
+            dets, labels = session.run(None, {'input': feed.numpy()})
+            onnx_dets += split_detections(dets, labels)
+    result = compare_detections(reference_dets, onnx_dets,
+                                args.box_tolerance, args.score_tolerance)
+    print(f'checked on {source}: {result["reference"]} PyTorch '
+          f'detections, {result["outputs"]} from onnxruntime, '
+          f'{result["matched"]} matched (max box difference '
+          f'{result["max_box_diff"]:.3g} px, max score difference '
+          f'{result["max_score_diff"]:.3g})')
+    if not result['ok']:
+        print(f'error: onnxruntime detections differ from PyTorch\'s '
+              f'(--box-tolerance {args.box_tolerance}, --score-tolerance '
+              f'{args.score_tolerance})', file=sys.stderr)
         sys.exit(1)
 
 

@@ -1,0 +1,177 @@
+"""End-to-end detector export (mmshuffle.deploy.detector): every detection
+config is supported by its head classes, unsupported heads are refused,
+and the ONNX graph (box decoding, NMS, top-K inside) gives mmdet's own
+predictions in onnxruntime, for single- and two-stage detectors, at any
+input size, batched, and with normalisation folded in."""
+import glob
+import logging
+import os.path as osp
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from helpers import make_tiny_toy_data, randomize_bn_stats
+from mmengine.config import Config
+
+import mmshuffle  # noqa: F401
+from mmshuffle.deploy.detector import (DetectorForExport,
+                                       UnsupportedDetectorError,
+                                       check_detection_shape,
+                                       compare_detections, export_detector,
+                                       predict_reference, read_metadata,
+                                       split_detections)
+from mmshuffle.deploy.runtime import DetectionSession, load_runtime
+from mmshuffle.engine.cli import build_model
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TOY = osp.join(ROOT, 'configs', 'toy')
+LITE = osp.join(TOY, 'retinanet-lite_shufflenet-v2-1x_lite-fpn_toy-det.py')
+RETINA = osp.join(TOY, 'retinanet_shufflenet-v2-1x_fpn_toy-det.py')
+FRCNN = osp.join(TOY, 'faster-rcnn_shufflenet-v2-1x_fpn_toy-det.py')
+
+
+def detection_configs():
+    paths = sorted(
+        p for p in glob.glob(osp.join(ROOT, 'configs', '*', '*.py'))
+        if '_base_' not in p)
+    return [p for p in paths
+            if Config.fromfile(p).get('default_scope') == 'mmdet']
+
+
+#: the heads' last layers: class scores, box deltas
+CLASSIFIERS = ('retina_cls', 'rpn_cls', 'fc_cls', 'conv_cls')
+REGRESSORS = ('retina_reg', 'rpn_reg', 'fc_reg', 'conv_reg')
+
+
+def build_detector(path, cfg=None, seed=0):
+    """The detector of a config with random, confident weights: BN
+    statistics randomised and the classifiers' weights spread, so that
+    scores differ clearly between boxes (no ties for NMS to break)."""
+    cfg = cfg or Config.fromfile(path)
+    model = build_model(cfg, pretrained=False)
+    logging.disable(logging.INFO)
+    try:
+        model.init_weights()
+    finally:
+        logging.disable(logging.NOTSET)
+    randomize_bn_stats(model, seed)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        # fresh mmdet heads start near zero (std 0.01): spread every
+        # weight as a trained network's (variance preserving)
+        for module in model.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+                fan_in = module.weight[0].numel()
+                module.weight.copy_(
+                    torch.randn(module.weight.shape, generator=gen) *
+                    (2 / fan_in)**0.5)
+    # then scale the last layers so that class logits spread with std 2
+    # (biases -2) and box deltas with std 0.5: scores differ clearly
+    last = {
+        name: module
+        for name, module in model.named_modules()
+        if name.rsplit('.', 1)[-1] in CLASSIFIERS + REGRESSORS
+    }
+    spread = {}
+    hooks = [
+        module.register_forward_hook(
+            lambda m, i, o, name=name: spread.setdefault(name, []).append(
+                o.std().item())) for name, module in last.items()
+    ]
+    with torch.no_grad():
+        predict_reference(model.eval(),
+                          torch.randn(1, 3, 160, 160, generator=gen))
+        for hook in hooks:
+            hook.remove()
+        for name, module in last.items():
+            target = 2.0 if name.rsplit('.', 1)[-1] in CLASSIFIERS else 0.5
+            module.weight.mul_(target / max(np.mean(spread[name]), 1e-6))
+            module.bias.fill_(-2.0 if target == 2.0 else 0.0)
+    return model.eval()
+
+
+@pytest.mark.parametrize('path', detection_configs(),
+                         ids=lambda p: osp.basename(p)[:-3])
+def test_every_detection_config_has_an_end_to_end_form(path):
+    model = build_model(Config.fromfile(path), pretrained=False)
+    wrapped = DetectorForExport(model)
+    meta = wrapped.metadata()
+    assert meta['task'] == 'detection'
+    assert int(meta['size_divisor']) % 32 == 0
+    assert int(meta['max_per_img']) > 0
+
+
+def test_unsupported_heads_are_refused():
+    cfg = Config.fromfile(LITE)
+    cfg.model.bbox_head.test_cfg = None
+    cfg.model.test_cfg.nms = dict(type='soft_nms', iou_threshold=0.5)
+    with pytest.raises(UnsupportedDetectorError, match='soft_nms'):
+        DetectorForExport(build_model(cfg, pretrained=False))
+    # FCOS: centerness factors are not exported; refused at export
+    cfg = Config.fromfile(LITE)
+    cfg.model.bbox_head = dict(
+        type='FCOSHead', num_classes=4, in_channels=96, feat_channels=96,
+        stacked_convs=1, strides=[8, 16, 32, 64, 128])
+    wrapped = DetectorForExport(build_model(cfg, pretrained=False))
+    with pytest.raises(UnsupportedDetectorError, match='3 outputs'):
+        with torch.no_grad():
+            wrapped(torch.zeros(1, 3, 64, 64))
+    with pytest.raises(ValueError, match='not divisible by 32'):
+        check_detection_shape((320, 300), 32)
+
+
+@pytest.fixture(scope='module')
+def toy_images(tmp_path_factory):
+    """Three normalised toy detection images of two sizes."""
+    from mmcv import imread, imresize
+    root = tmp_path_factory.mktemp('toy')
+    make_tiny_toy_data(root, det=(2, 3, 160))
+    paths = sorted(glob.glob(str(root / 'data' / 'toy_det' / 'val' / '*')))
+    mean = np.array([123.675, 116.28, 103.53], np.float32)
+    std = np.array([58.395, 57.12, 57.375], np.float32)
+    out = []
+    for path, size in zip(paths, [(160, 160), (160, 160), (128, 224)]):
+        image = imresize(imread(path), size[::-1])[..., ::-1]  # BGR->RGB
+        out.append(torch.from_numpy(
+            ((image - mean) / std).transpose(2, 0, 1).copy()).float())
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('path', [LITE, RETINA, FRCNN],
+                         ids=['retinanet-lite', 'retinanet', 'faster-rcnn'])
+def test_onnx_detector_gives_mmdet_predictions(tmp_path, path, toy_images):
+    import copy
+    model = build_detector(path)
+    reference = copy.deepcopy(model)
+    out = str(tmp_path / 'det.onnx')
+    raw = path == LITE  # normalisation folded in for one of them
+    wrapped = DetectorForExport(model, raw_input=raw)
+    export_detector(wrapped, out, (160, 160), dynamic_batch=True)
+    graph = onnx.load(out).graph
+    ops = {node.op_type for node in graph.node}
+    assert {node.domain for node in graph.node} <= {'', 'ai.onnx'}
+    assert {'NonMaxSuppression', 'TopK'} <= ops
+    assert ('RoiAlign' in ops) == (path == FRCNN)
+    assert 'BatchNormalization' not in ops
+    assert [o.name for o in graph.output] == ['dets', 'labels']
+    assert read_metadata(out)['raw_input'] == str(raw).lower()
+
+    session = DetectionSession(load_runtime(out, 'onnxruntime', 1))
+    batches = [torch.stack(toy_images[:2]), toy_images[2][None]]
+    total = 0
+    for batch in batches:  # batch 2 at 160x160, batch 1 at 128x224
+        with torch.no_grad():
+            expected = predict_reference(reference, batch)
+        dets, labels = session(batch.numpy())
+        assert dets.shape == (len(batch), 100, 5)
+        assert labels.shape == (len(batch), 100)
+        pad = dets[..., 4] == 0
+        assert (labels[pad] == -1).all() and (dets[pad] == 0).all()
+        result = compare_detections(expected, split_detections(dets, labels))
+        assert result['ok'], result
+        total += result['reference']
+    assert total > 20  # the comparison is not vacuous
+    with pytest.raises(ValueError, match='not divisible by 32'):
+        session(np.zeros((1, 3, 160, 150), np.float32))
