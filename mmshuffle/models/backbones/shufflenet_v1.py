@@ -3,6 +3,8 @@
 Layout: conv1 3x3/2 -> maxpool 3x3/2 -> three stages of 4/8/4 ShuffleUnits,
 each stage opened by a stride-2 unit. State-dict keys and ``out_indices``
 equal mmpretrain 1.2.0's ``ShuffleNetV1``, so its checkpoints load strictly.
+``megvii=True`` builds the paper authors' own network (MEGVII's
+ShuffleNet-Series), whose shuffle is the transpose of the usual one.
 """
 import math
 from typing import List, Sequence, Tuple
@@ -42,6 +44,9 @@ class ShuffleUnit(BaseModule):
         stride (int): 1 (residual add) or 2 (concat with pooled shortcut).
         shuffle (bool): apply the channel shuffle (False reproduces the
             paper's no-shuffle ablation).
+        megvii (bool): shuffle as the authors' code does: the transpose of
+            the usual shuffle, i.e. channels viewed as ``(C / g, g)`` and
+            transposed to ``(g, C / g)``.
     """
 
     def __init__(self,
@@ -55,6 +60,7 @@ class ShuffleUnit(BaseModule):
                  norm_cfg=dict(type='BN'),
                  act_cfg=dict(type='ReLU'),
                  with_cp: bool = False,
+                 megvii: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg)
         if stride not in (1, 2):
@@ -68,6 +74,8 @@ class ShuffleUnit(BaseModule):
         self.shuffle = shuffle
         self.with_cp = with_cp
         bottleneck = out_channels // 4
+        # the transposed shuffle is the usual one with C / g groups
+        self.shuffle_groups = bottleneck // groups if megvii else groups
         branch_out = out_channels - in_channels if stride == 2 \
             else out_channels
         first_groups = 1 if first_block else groups
@@ -116,7 +124,7 @@ class ShuffleUnit(BaseModule):
         out = self.g_conv_1x1_compress(x)
         out = self.depthwise_conv3x3_bn(out)
         if self.shuffle and self.groups > 1:
-            out = channel_shuffle(out, self.groups)
+            out = channel_shuffle(out, self.shuffle_groups)
         out = self.g_conv_1x1_expand(out)
         if self.stride == 2:
             # The shortcut is pooled from a ReLU output, hence already
@@ -170,6 +178,13 @@ class ShuffleNetV1(MobileBackbone):
             2.0. Default: 1.0.
         shuffle (bool): channel shuffle on (the paper) or off (its ablation).
             Default: True.
+        megvii (bool): build the paper authors' own network (MEGVII's
+            ShuffleNet-Series ``ShuffleNetV1``, whose published weights
+            ``tools/model_converters/megvii2mmshuffle.py`` converts): the
+            shuffle is the transpose of the usual one and the stem has the
+            authors' width (24 channels at 1.5x instead of 36). Only
+            ``groups`` 3 and 8 with ``widen_factor`` 0.5, 1.0, 1.5, 2.0 (the
+            published networks). Default: False.
         in_channels (int): input image channels. Default: 3.
         out_indices (Sequence[int]): which stages to return. Default: (2, ).
         frozen_stages (int): -1 freezes nothing, 0 the stem, k the stem and
@@ -197,12 +212,19 @@ class ShuffleNetV1(MobileBackbone):
         8: (384, 768, 1536),
     }
     widen_factors = (0.25, 0.5, 1.0, 1.5, 2.0)
+    #: stem widths of the authors' networks, per (groups, widen_factor);
+    #: their stage widths are :func:`shufflenet_v1_channels`'
+    megvii_stems = {
+        (3, 0.5): 12, (3, 1.0): 24, (3, 1.5): 24, (3, 2.0): 48,
+        (8, 0.5): 16, (8, 1.0): 24, (8, 1.5): 24, (8, 2.0): 48,
+    }
     stage_blocks = (4, 8, 4)
 
     def __init__(self,
                  groups: int = 3,
                  widen_factor: float = 1.0,
                  shuffle: bool = True,
+                 megvii: bool = False,
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (2, ),
                  frozen_stages: int = -1,
@@ -223,11 +245,21 @@ class ShuffleNetV1(MobileBackbone):
                               self.widen_factors)
         if not isinstance(shuffle, bool):
             raise TypeError(f'shuffle must be a bool, but got {shuffle!r}')
+        if not isinstance(megvii, bool):
+            raise TypeError(f'megvii must be a bool, but got {megvii!r}')
+        if megvii and (groups, widen_factor) not in self.megvii_stems:
+            raise ValueError(
+                'megvii=True exists for groups 3 and 8 with widen_factor '
+                f'0.5, 1.0, 1.5 or 2.0 only, but got groups={groups}, '
+                f'widen_factor={widen_factor}')
         self.groups = groups
         self.widen_factor = widen_factor
         self.shuffle = shuffle
+        self.megvii = megvii
 
         stem, stages = shufflenet_v1_channels(groups, widen_factor)
+        if megvii:
+            stem = self.megvii_stems[(groups, widen_factor)]
         self.stem_channels = stem
         self.stage_channels = tuple(stages)
         self.conv1 = ConvModule(
@@ -255,6 +287,7 @@ class ShuffleNetV1(MobileBackbone):
                         first_block=(i == 0 and j == 0),
                         stride=2 if j == 0 else 1,
                         shuffle=shuffle,
+                        megvii=megvii,
                         conv_cfg=conv_cfg,
                         norm_cfg=norm_cfg,
                         act_cfg=act_cfg,

@@ -4,6 +4,10 @@ Layout: conv1 3x3/2 -> maxpool 3x3/2 -> three stages of 4/8/4 units, each
 opened by a stride-2 unit -> conv5 1x1. State-dict keys and ``out_indices``
 equal mmpretrain 1.2.0's ``ShuffleNetV2`` (conv5 is ``layers.3``), so its
 checkpoints load strictly; torchvision's weights are a key rename away.
+``megvii=True`` builds the paper authors' own network instead (MEGVII's
+ShuffleNet-Series): its units split the channels even/odd, shuffle nothing
+after the concatenation, and a stride-2 unit's projection branch keeps its
+input width; see :class:`ShuffleNetV2`.
 """
 from typing import Sequence
 
@@ -47,6 +51,7 @@ class InvertedResidual(BaseModule):
                  act_cfg=dict(type='ReLU'),
                  with_cp: bool = False,
                  extra_dw: bool = False,
+                 megvii: bool = False,
                  init_cfg=None):
         super().__init__(init_cfg)
         if stride not in (1, 2):
@@ -61,6 +66,7 @@ class InvertedResidual(BaseModule):
                              f'{out_channels}')
         self.stride = stride
         self.with_cp = with_cp
+        self.megvii = megvii
 
         def conv(cin, cout, k, s=1, dw=False, act=True):
             return ConvModule(
@@ -74,10 +80,14 @@ class InvertedResidual(BaseModule):
                 norm_cfg=norm_cfg,
                 act_cfg=act_cfg if act else None)
 
+        # megvii: branch1 keeps the input width, branch2 fills the rest
+        branch1_out = in_channels if megvii else branch
+        branch2_out = out_channels - in_channels \
+            if megvii and stride == 2 else branch
         if stride == 2:
             self.branch1 = nn.Sequential(
                 conv(in_channels, in_channels, 3, stride, dw=True, act=False),
-                conv(in_channels, branch, 1))
+                conv(in_channels, branch1_out, 1))
         branch2_in = in_channels if stride == 2 else branch
         extra = [conv(branch2_in, branch2_in, 3, dw=True, act=False)
                  ] if extra_dw else []
@@ -85,15 +95,19 @@ class InvertedResidual(BaseModule):
             *extra,
             conv(branch2_in, branch, 1),
             conv(branch, branch, 3, stride, dw=True, act=False),
-            conv(branch, branch, 1))
+            conv(branch, branch2_out, 1))
 
     def _inner_forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == 2:
             out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        elif self.megvii:
+            # the authors' split: even channels pass, odd ones are
+            # processed; no shuffle after the concatenation
+            return torch.cat((x[:, 0::2], self.branch2(x[:, 1::2])), dim=1)
         else:
             x1, x2 = x.chunk(2, dim=1)
             out = torch.cat((x1, self.branch2(x2)), dim=1)
-        return channel_shuffle(out, 2)
+        return out if self.megvii else channel_shuffle(out, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.with_cp and x.requires_grad:
@@ -114,6 +128,14 @@ class ShuffleNetV2(MobileBackbone):
             (an extra 3x3 depthwise conv at the head of every unit's
             branch2). Its state dict differs from the plain network's.
             Default: False.
+        megvii (bool): build the paper authors' own network (MEGVII's
+            ShuffleNet-Series ``ShuffleNetV2``, whose published weights
+            ``tools/model_converters/megvii2mmshuffle.py`` converts): units
+            that split the channels even/odd and do not shuffle after the
+            concatenation, and stride-2 units whose branch1 keeps the input
+            width (first unit of 1x: branches of 24 and 92 channels instead
+            of 58 and 58). Same outputs, strides and widths as the default
+            network. Default: False.
         in_channels (int): input image channels. Default: 3.
         out_indices (Sequence[int]): which outputs to return. Default: (3, ).
         frozen_stages (int): -1 freezes nothing, 0 the stem, k the stem and
@@ -146,6 +168,7 @@ class ShuffleNetV2(MobileBackbone):
     def __init__(self,
                  widen_factor: float = 1.0,
                  extra_dw: bool = False,
+                 megvii: bool = False,
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (3, ),
                  frozen_stages: int = -1,
@@ -162,8 +185,11 @@ class ShuffleNetV2(MobileBackbone):
                               self.arch_settings)
         if not isinstance(extra_dw, bool):
             raise TypeError(f'extra_dw must be a bool, but got {extra_dw!r}')
+        if not isinstance(megvii, bool):
+            raise TypeError(f'megvii must be a bool, but got {megvii!r}')
         self.widen_factor = widen_factor
         self.extra_dw = extra_dw
+        self.megvii = megvii
         *stages, last = self.arch_settings[widen_factor]
         self.stage_channels = tuple(stages)
 
@@ -192,7 +218,8 @@ class ShuffleNetV2(MobileBackbone):
                         norm_cfg=norm_cfg,
                         act_cfg=act_cfg,
                         with_cp=with_cp,
-                        extra_dw=extra_dw))
+                        extra_dw=extra_dw,
+                        megvii=megvii))
                 in_ch = out_ch
             self.layers.append(nn.Sequential(*units))
         self.layers.append(  # conv5

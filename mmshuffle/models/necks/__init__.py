@@ -1,4 +1,5 @@
 from .lite_fpn import LiteFPN
 from .lite_pafpn import LitePAFPN
+from .se_pooling import GlobalAveragePoolingSE
 
-__all__ = ['LiteFPN', 'LitePAFPN']
+__all__ = ['GlobalAveragePoolingSE', 'LiteFPN', 'LitePAFPN']

@@ -1,0 +1,3 @@
+from .bias_free_cls_head import BiasFreeClsHead
+
+__all__ = ['BiasFreeClsHead']
