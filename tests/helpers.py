@@ -15,16 +15,30 @@ SHUFFLENET_V2_VARIANTS = [dict(widen_factor=w) for w in (0.5, 1.0, 1.5, 2.0)]
 SHUFFLENET_V2_STAR_VARIANTS = [
     dict(widen_factor=w, extra_dw=True) for w in (0.5, 1.0)
 ]
+#: the paper authors' own networks (MEGVII's ShuffleNet-Series), a few
+MEGVII_V1_VARIANTS = [
+    dict(groups=3, widen_factor=1.5, megvii=True),
+    dict(groups=8, widen_factor=0.5, megvii=True),
+]
+MEGVII_V2_VARIANTS = [dict(widen_factor=w, megvii=True) for w in (0.5, 1.0)]
+SHUFFLENET_V2_PLUS_VARIANTS = [
+    dict(arch=a) for a in ('small', 'medium', 'large')
+]
 MOBILENET_V2_VARIANTS = [
     dict(widen_factor=w) for w in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 ]
 ALL_VARIANTS = ([('ShuffleNetV1', kw) for kw in SHUFFLENET_V1_VARIANTS] +
                 [('ShuffleNetV2', kw) for kw in SHUFFLENET_V2_VARIANTS] +
                 [('ShuffleNetV2', kw) for kw in SHUFFLENET_V2_STAR_VARIANTS] +
+                [('ShuffleNetV1', kw) for kw in MEGVII_V1_VARIANTS] +
+                [('ShuffleNetV2', kw) for kw in MEGVII_V2_VARIANTS] +
+                [('ShuffleNetV2Plus', kw)
+                 for kw in SHUFFLENET_V2_PLUS_VARIANTS] +
                 [('MobileNetV2', kw) for kw in MOBILENET_V2_VARIANTS])
 
 #: the number of selectable outputs of each backbone
-NUM_OUTPUTS = dict(ShuffleNetV1=3, ShuffleNetV2=4, MobileNetV2=8)
+NUM_OUTPUTS = dict(
+    ShuffleNetV1=3, ShuffleNetV2=4, ShuffleNetV2Plus=5, MobileNetV2=8)
 
 
 def variant_id(item):

@@ -7,8 +7,10 @@ import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BACKBONE = (r'(shufflenet-v1-[\d.]+x-g\d|shufflenet-v2(-star)?-[\d.]+x'
-            r'|mobilenet-v2-[\d.]+x)')
-CLS = re.compile(rf'{BACKBONE}_\d+xb\d+(-\d+e)?_(?P<data>in1k|toy-shapes)')
+            r'|shufflenet-v2-plus-(small|medium|large)|mobilenet-v2-[\d.]+x)')
+# `_megvii-in1k`: evaluation of the authors' (MEGVII's) published weights
+CLS = re.compile(rf'{BACKBONE}(_\d+xb\d+(-\d+e)?_(?P<data>in1k|toy-shapes)'
+                 r'|_megvii-in1k)')
 DET = re.compile(rf'(?P<algo>retinanet|retinanet-lite|faster-rcnn'
                  rf'|ssdlite|rtmdet-lite)'
                  rf'_{BACKBONE}_(fpn|lite-fpn|(?P<size>\d+))(_(\d+x|\d+e))?'
@@ -35,7 +37,8 @@ def test_config_name_follows_the_convention(path):
         assert (det['data'] == 'toy-det') == (folder == 'toy'), path
         assert bool(det['size']) == (det['algo'] in SIZED), path
     else:
-        family = re.match(r'(shufflenet-v1|shufflenet-v2|mobilenet-v2)',
-                          name).group(1).replace('-', '_')
+        family = re.match(
+            r'(shufflenet-v1|shufflenet-v2-plus|shufflenet-v2|mobilenet-v2)',
+            name).group(1).replace('-', '_')
         assert folder in (family, 'toy'), path
         assert (cls['data'] == 'toy-shapes') == (folder == 'toy'), path

@@ -27,6 +27,7 @@ DET_CFG = osp.join(ROOT, 'configs', 'retinanet',
     ('ShuffleNetV2', dict(), (0, 1, 2, 3)),
     ('ShuffleNetV2', dict(extra_dw=True), (0, 1, 2)),
     ('ShuffleNetV1', dict(groups=3), (0, 1, 2)),
+    ('ShuffleNetV2Plus', dict(arch='small'), (0, 1, 2, 3, 4)),
     ('MobileNetV2', dict(), (2, 4, 7)),
 ])
 def test_backbones_export_with_plain_operators(tmp_path, name, kwargs,
@@ -41,7 +42,7 @@ def test_backbones_export_with_plain_operators(tmp_path, name, kwargs,
     assert [o.name for o in graph.output] == names
     ops = Counter(node.op_type for node in graph.node)
     assert {node.domain for node in graph.node} <= {'', 'ai.onnx'}
-    if name.startswith('ShuffleNet'):
+    if name in ('ShuffleNetV1', 'ShuffleNetV2'):
         # channel_shuffle: Reshape -> Transpose -> Reshape, no custom op
         assert ops['Transpose'] > 0 and ops['Reshape'] > 0
     assert 'BatchNormalization' not in ops  # exported in deploy form

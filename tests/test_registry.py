@@ -10,6 +10,7 @@ OURS = {
     'ShuffleNetV1': mmshuffle.ShuffleNetV1,
     'ShuffleNetV2': mmshuffle.ShuffleNetV2,
     'MobileNetV2': mmshuffle.MobileNetV2,
+    'ShuffleNetV2Plus': mmshuffle.models.ShuffleNetV2Plus,
 }
 
 
@@ -28,7 +29,7 @@ def test_registry_is_a_child_of_mmengine_root():
     assert ROOT.children['mmshuffle'] is MODELS
     assert set(MODELS.module_dict) == set(OURS) | {
         'LiteFPN', 'LiteRetinaHead', 'LitePAFPN', 'LiteRTMDetHead',
-        'SSDLiteHead'}
+        'SSDLiteHead', 'GlobalAveragePoolingSE', 'BiasFreeClsHead'}
 
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmpretrain'])

@@ -1,0 +1,24 @@
+_base_ = [
+    '../_base_/datasets/imagenet_megvii_test.py',
+    '../_base_/default_runtime.py',
+]
+# The paper authors' ShuffleNetV1 2.0x (group=8) (MEGVII's ShuffleNet-Series;
+# their top-1 72.9, 522M FLOPs), evaluated as they do (BGR 0-255, no
+# mean/std, OpenCV short side 256, centre crop 224). Convert their weights:
+#   python tools/model_converters/megvii2mmshuffle.py SRC \
+#       checkpoints/shufflenet-v1-2x-g8_megvii-in1k.pth
+# (see docs/weights.md), then tools/test.py this config with that file.
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='mmshuffle.ShuffleNetV1',
+        groups=8,
+        widen_factor=2.0,
+        megvii=True),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='mmshuffle.BiasFreeClsHead',
+        num_classes=1000,
+        in_channels=3072,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        topk=(1, 5)))

@@ -1,0 +1,29 @@
+_base_ = [
+    '../_base_/datasets/imagenet_bs64_megvii.py',
+    '../_base_/schedules/imagenet_bs1024_450k-iters_linear_nowd.py',
+    '../_base_/default_runtime.py',
+]
+# ShuffleNetV2+ Small with the authors' recipe (MEGVII's ShuffleNet-Series):
+# 16 GPUs x 64 images = batch 1024, 450,000 iterations, label smoothing 0.1,
+# their BGR 0-255 data (so the converted official weights and weights
+# trained here use the same pipeline).
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(type='mmshuffle.ShuffleNetV2Plus', arch='small'),
+    neck=dict(type='mmshuffle.GlobalAveragePoolingSE', in_channels=1280),
+    head=dict(
+        type='mmshuffle.BiasFreeClsHead',
+        num_classes=1000,
+        in_channels=1280,
+        mid_channels=1280,
+        act_cfg=dict(type='HSwish'),
+        dropout_rate=0.2,
+        loss=dict(
+            type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
+        topk=(1, 5)))
+# iteration-based: log every 20 iterations, keep a checkpoint every 10,000
+# (the last 3 and the best top-1)
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(by_epoch=False, interval=10000))
+log_processor = dict(by_epoch=False)
