@@ -151,6 +151,8 @@ def test_converted_weights_give_megvii_logits(arch):
     # the authors' evaluation: BGR, 0-255, no mean/std
     pre = cfg.data_preprocessor
     assert (pre.mean, pre.std, pre.to_rgb) == (None, None, False)
+    # complete for tools/test.py (the runner needs both with a dataloader)
+    assert cfg.test_cfg == {} and cfg.val_cfg == {}
     if 'plus' in arch:
         # deploy form: BN folded (SE included), hard-swish/-sigmoid exact
         from mmshuffle.deploy import switch_to_deploy
@@ -477,3 +479,35 @@ def test_detector_starts_from_a_converted_checkpoint(tmp_path):
     for key, value in converted.items():
         if key.startswith('backbone.'):
             assert torch.equal(state[key[len('backbone.'):]], value), key
+
+
+@pytest.mark.slow
+def test_test_tool_evaluates_a_converted_checkpoint(tmp_path):
+    """tools/test.py runs a `_megvii-in1k` config on converted weights
+    (ImageNet's layout, 4 images), through the authors' pipeline."""
+    from PIL import Image
+    root = tmp_path / 'imagenet'
+    (root / 'val').mkdir(parents=True)
+    (root / 'meta').mkdir()
+    rng = np.random.default_rng(0)
+    lines = []
+    for i, (h, w) in enumerate([(300, 400), (500, 375), (256, 256),
+                                (333, 499)]):
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
+            root / 'val' / f'img{i}.JPEG', quality=90)
+        lines.append(f'img{i}.JPEG {i}')
+    (root / 'meta' / 'val.txt').write_text('\n'.join(lines) + '\n')
+    ckpt = tmp_path / 'shufflenet-v2-plus-small_megvii-in1k.pth'
+    converted = convert(megvii_state_dict(
+        load_reference('shufflenet-v2-plus-small')))
+    torch.save({'state_dict': converted}, ckpt)
+    proc = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'test.py'),
+         config_path('shufflenet-v2-plus-small'), str(ckpt), '--work-dir',
+         str(tmp_path / 'wd'), '--cfg-options',
+         f'test_dataloader.dataset.data_root={root}',
+         'test_dataloader.num_workers=0', 'test_dataloader.batch_size=2'],
+        capture_output=True, text=True, cwd=tmp_path,
+        env=dict(os.environ, PYTHONWARNINGS='ignore'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert 'accuracy/top1' in proc.stdout + proc.stderr

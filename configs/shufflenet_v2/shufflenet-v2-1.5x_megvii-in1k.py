@@ -19,3 +19,6 @@ model = dict(
         in_channels=1024,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
         topk=(1, 5)))
+# evaluation only (tools/test.py)
+val_cfg = dict()
+test_cfg = dict()

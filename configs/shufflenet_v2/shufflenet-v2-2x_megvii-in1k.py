@@ -20,3 +20,6 @@ model = dict(
         dropout_rate=0.2,
         loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
         topk=(1, 5)))
+# evaluation only (tools/test.py)
+val_cfg = dict()
+test_cfg = dict()
