@@ -27,3 +27,6 @@ default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(by_epoch=False, interval=10000))
 log_processor = dict(by_epoch=False)
+# iteration-based: the training data are an endless stream (as the
+# authors' loader)
+train_dataloader = dict(sampler=dict(type='InfiniteSampler', shuffle=True))
