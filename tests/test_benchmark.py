@@ -274,6 +274,12 @@ def test_detector_figures_are_the_recorded_run():
                + f" --threads {data['threads']} --runs {data['runs']} "
                f"--warmup {data['warmup']} --json docs/benchmarks/det.json")
     assert command in page
+    text = ' '.join(page.split())
+    assert (f"({data['runs']} timed calls each after {data['warmup']} "
+            'warm-up calls)') in text
+    loads = [data['load_average_before'][0], data['load_average_after'][0]]
+    assert (f'(load average {min(loads):.1f} to {max(loads):.1f}, '
+            'recorded in the JSON)') in text
     readme = ' '.join(open(osp.join(ROOT, 'README.md')).read().split())
     size = max(data['sizes'])
     assert (f'at {size}x{size} takes '
