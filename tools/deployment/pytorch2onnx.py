@@ -76,7 +76,7 @@ def parse_args(argv=None):
                         help='detector: test images to compare on')
     parser.add_argument('--box-tolerance', type=float, default=0.05,
                         help='detector: largest box difference (pixels)')
-    parser.add_argument('--score-tolerance', type=float, default=1e-3,
+    parser.add_argument('--score-tolerance', type=float, default=1e-4,
                         help='detector: largest score difference')
     return parser.parse_args(argv)
 
@@ -99,8 +99,11 @@ def main(argv=None):
         load_checkpoint(model, args.checkpoint, map_location='cpu',
                         strict=True, logger='silent')
     except RuntimeError as err:
+        detail = ' '.join(str(err).split())
+        if len(detail) > 300:
+            detail = detail[:300] + '...'
         raise CLIError(f'checkpoint {args.checkpoint!r} does not fit the '
-                       f'model of {args.config!r}: {err}') from None
+                       f'model of {args.config!r}: {detail}') from None
     model.eval()
     if scope == 'mmdet' and not args.backbone_only:
         return export_detection(args, cfg, model)
@@ -232,7 +235,8 @@ def export_detection(args, cfg, model):
                                 args.box_tolerance, args.score_tolerance)
     print(f'checked on {source}: {result["reference"]} PyTorch '
           f'detections, {result["outputs"]} from onnxruntime, '
-          f'{result["matched"]} matched (max box difference '
+          f'{result["matched"]} matched, {result["cut_ties"]} unmatched '
+          'at the top-K/threshold cut with equal scores (max box difference '
           f'{result["max_box_diff"]:.3g} px, max score difference '
           f'{result["max_score_diff"]:.3g})')
     if not result['ok']:

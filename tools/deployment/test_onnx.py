@@ -1,15 +1,21 @@
-"""Evaluate an exported ONNX classifier in onnxruntime on a config's test
-set, with the config's own data pipeline and evaluator.
+"""Evaluate an exported ONNX (or OpenVINO IR) classifier or detector on a
+config's test set, with the config's own data pipeline and evaluator.
 
-    python tools/deployment/test_onnx.py CONFIG MODEL.onnx [--threads N]
-        [--out FILE.pkl] [--cfg-options KEY=VALUE ...]
+    python tools/deployment/test_onnx.py CONFIG MODEL.onnx|MODEL.xml
+        [--backend onnxruntime|openvino] [--threads N] [--out FILE.pkl]
+        [--cfg-options KEY=VALUE ...]
 
 The images go through the config's test pipeline and ``data_preprocessor``
-(the same normalised tensors ``tools/test.py`` feeds PyTorch), the scores
-come from onnxruntime, and the config's ``test_evaluator`` computes the
-metrics, printed like ``tools/test.py`` does (``metrics {json}``). Export
-the classifier with ``--dynamic-batch`` to evaluate in batches; a file
-exported for batch 1 is run one image at a time.
+(the same normalised tensors ``tools/test.py`` feeds PyTorch), the model runs
+in onnxruntime or OpenVINO (f32: OpenVINO's bf16 default is overridden; the
+precision that ran is printed), and the config's ``test_evaluator`` computes
+the metrics, printed like ``tools/test.py`` does (``metrics {json}``).
+
+A classifier: export it with ``--dynamic-batch`` to evaluate in batches; a
+file exported for batch 1 is run one image at a time. A detector exported
+end to end by ``pytorch2onnx.py`` returns final boxes in the input's
+pixels; they are clipped to each image and scaled back to the original
+image, as mmdet's ``rescale=True`` does, before the COCO evaluator.
 """
 import argparse
 import json
@@ -22,7 +28,8 @@ from mmengine.registry import DefaultScope
 
 import mmshuffle  # noqa: F401  (registers transforms and loaders)
 from mmshuffle.datasets.checks import check_dataloader
-from mmshuffle.deploy.onnx import ort_session
+from mmshuffle.deploy.runtime import (BACKENDS, DetectionSession,
+                                      load_runtime, to_original_image)
 from mmshuffle.engine.cli import (CLIError, fix_dataloaders, load_config,
                                   run_cli)
 from mmshuffle.engine.config_checks import check_config
@@ -31,9 +38,13 @@ from mmshuffle.engine.config_checks import check_config
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
-    parser.add_argument('model', help='the .onnx file of the classifier')
+    parser.add_argument(
+        'model', help='the exported model: .onnx, or .xml (OpenVINO IR) '
+        'with --backend openvino')
+    parser.add_argument('--backend', choices=BACKENDS,
+                        default='onnxruntime', help='the runtime')
     parser.add_argument('--threads', type=int, default=0,
-                        help='onnxruntime threads (0 = all cores)')
+                        help='runtime threads (0 = all cores)')
     parser.add_argument(
         '--out', help='dump the predictions to this pickle file (.pkl), '
         'in the format of tools/test.py --out')
@@ -43,73 +54,111 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def run_session(session, inputs: torch.Tensor) -> torch.Tensor:
-    meta = session.get_inputs()[0]
-    if tuple(inputs.shape[2:]) != tuple(meta.shape[2:]):
+def run_classifier(runtime, inputs: torch.Tensor) -> torch.Tensor:
+    shape = runtime.input_shapes[0]
+    if len(shape) != 4 or tuple(inputs.shape[2:]) != tuple(shape[2:]):
         raise CLIError(
             f'the test pipeline gives {tuple(inputs.shape[2:])} images but '
-            f'the ONNX model was exported for {tuple(meta.shape[2:])}: '
-            'export it with --shape matching the test pipeline')
-    batches = [inputs] if not isinstance(meta.shape[0], int) or \
-        meta.shape[0] == inputs.shape[0] else inputs.split(meta.shape[0])
-    outputs = [
-        torch.from_numpy(session.run(None, {meta.name: b.numpy()})[0])
-        for b in batches
-    ]
+            f'the model was exported for {tuple(shape[2:])}: export it '
+            'with --shape matching the test pipeline')
+    batch = shape[0] if isinstance(shape[0], int) else None
+    batches = [inputs] if batch in (None, inputs.shape[0]) else \
+        inputs.split(batch)
+    outputs = [torch.from_numpy(runtime(b.numpy())[0]) for b in batches]
     return torch.cat(outputs)
+
+
+def detections_of(session, batch, samples):
+    """Run the detector on a preprocessed batch; each sample gets its
+    ``pred_instances`` in original-image pixels."""
+    from mmengine.structures import InstanceData
+    try:
+        dets, labels = session(batch['inputs'].float().numpy())
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+    for sample, det, label in zip(samples, dets, labels):
+        boxes, scores, classes = to_original_image(
+            det, label, sample.img_shape,
+            sample.metainfo.get('scale_factor'))
+        results = InstanceData()
+        results.bboxes = torch.from_numpy(boxes)
+        results.scores = torch.from_numpy(scores)
+        results.labels = torch.from_numpy(classes)
+        sample.pred_instances = results
 
 
 def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.model):
-        raise CLIError(f'ONNX model {args.model!r} does not exist')
+        raise CLIError(f'model {args.model!r} does not exist')
     if args.threads < 0:
         raise CLIError(f'--threads must be >= 0, got {args.threads}')
     cfg = load_config(args.config, args.cfg_options)
     scope = cfg.get('default_scope', 'mmpretrain')
-    if scope != 'mmpretrain':
-        raise CLIError(f'{args.config!r} is not a classification config '
-                       f'(default_scope {scope!r}); this tool evaluates '
-                       'classifiers')
+    if scope not in ('mmpretrain', 'mmdet'):
+        raise CLIError(f'{args.config!r} is neither a classification nor a '
+                       f'detection config (default_scope {scope!r})')
+    if args.out and not args.out.endswith(('.pkl', '.pickle')):
+        raise CLIError(f'--out must name a .pkl file, got {args.out!r}')
+    threads = args.threads or torch.get_num_threads()
+    try:
+        runtime = load_runtime(args.model, args.backend, threads)
+    except (ValueError, ImportError) as err:
+        raise CLIError(str(err)) from None
+    except Exception as err:  # the runtime cannot parse the file
+        raise CLIError(f'{args.backend} cannot load {args.model!r}: '
+                       f'{str(err).strip().splitlines()[0]}') from None
+    task = runtime.metadata.get('task', 'classification')
+    if scope == 'mmdet' and task != 'detection':
+        raise CLIError(
+            f'{args.model!r} is not an end-to-end detector (export it '
+            f'from {args.config!r} with tools/deployment/pytorch2onnx.py)')
+    if scope == 'mmpretrain' and task == 'detection':
+        raise CLIError(f'{args.model!r} is a detector but {args.config!r} '
+                       'is a classification config')
     fix_dataloaders(cfg)
     check_config(cfg)
     check_dataloader(cfg, 'test_dataloader')
     from mmengine.evaluator import Evaluator
     from mmengine.runner import Runner
-    from mmpretrain.registry import MODELS
-    threads = args.threads or torch.get_num_threads()
-    session = ort_session(args.model, threads)
+    if scope == 'mmdet':
+        from mmdet.registry import MODELS
+        session = DetectionSession(runtime)
+        default_preprocessor = 'DetDataPreprocessor'
+    else:
+        from mmpretrain.registry import MODELS
+        default_preprocessor = 'ClsDataPreprocessor'
     with DefaultScope.overwrite_default_scope(scope):
         loader = Runner.build_dataloader(cfg.test_dataloader)
         evaluator = Evaluator(cfg.test_evaluator)
         if args.out:
-            if not args.out.endswith(('.pkl', '.pickle')):
-                raise CLIError(f'--out must name a .pkl file, got '
-                               f'{args.out!r}')
             from mmengine.evaluator import DumpResults
             evaluator.metrics.append(DumpResults(out_file_path=args.out))
-        # what the Runner gives the classifier: model.data_preprocessor,
-        # else the config's top-level data_preprocessor
+        # what the Runner gives the model: model.data_preprocessor, else
+        # the config's top-level data_preprocessor
         preprocess_cfg = dict(cfg.model.get('data_preprocessor') or
                               cfg.get('data_preprocessor') or {})
-        preprocess_cfg.setdefault('type', 'ClsDataPreprocessor')
+        preprocess_cfg.setdefault('type', default_preprocessor)
         preprocessor = MODELS.build(preprocess_cfg)
     evaluator.dataset_meta = loader.dataset.metainfo
     start = time.perf_counter()
     seen = 0
     for data in loader:
         batch = preprocessor(data, False)
-        logits = run_session(session, batch['inputs'].float())
-        scores = logits.softmax(dim=1)
         samples = batch['data_samples']
-        for sample, score in zip(samples, scores):
-            sample.set_pred_score(score).set_pred_label(score.argmax())
+        if scope == 'mmdet':
+            detections_of(session, batch, samples)
+        else:
+            logits = run_classifier(runtime, batch['inputs'].float())
+            scores = logits.softmax(dim=1)
+            for sample, score in zip(samples, scores):
+                sample.set_pred_score(score).set_pred_label(score.argmax())
         evaluator.process(data_samples=samples, data_batch=data)
         seen += len(samples)
     metrics = evaluator.evaluate(len(loader.dataset))
     seconds = time.perf_counter() - start
-    print(f'{seen} images in {seconds:.1f} s with onnxruntime '
-          f'({threads} thread(s))')
+    print(f'{seen} images in {seconds:.1f} s with {args.backend} '
+          f'({runtime.precision}, {threads} thread(s))')
     print('metrics ' + json.dumps({
         k: round(float(v), 4) if isinstance(v, (int, float)) else str(v)
         for k, v in metrics.items()
