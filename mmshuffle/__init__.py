@@ -1,4 +1,4 @@
-"""mmshuffle: ShuffleNet V1/V2 and MobileNet V2 for OpenMMLab.
+"""mmshuffle: ShuffleNet V1/V2, ShuffleNetV2+ and MobileNet V2 for OpenMMLab.
 
 Importing the package registers the backbones in
 :data:`mmshuffle.registry.MODELS` (scope ``mmshuffle``), reachable from any
@@ -55,11 +55,11 @@ for _package, _module in (('torch', torch), ('mmengine', mmengine)):
 from . import deploy, engine  # noqa: E402,F401
 from .engine import restore_mmengine_defaults  # noqa: E402
 from .models import (MobileNetV2, ShuffleNetV1, ShuffleNetV2,  # noqa: E402
-                     channel_shuffle, make_divisible)
+                     ShuffleNetV2Plus, channel_shuffle, make_divisible)
 from .registry import HOOKS, MODELS  # noqa: E402
 
 __all__ = [
     '__version__', 'HOOKS', 'MODELS', 'MobileNetV2', 'ShuffleNetV1',
-    'ShuffleNetV2', 'channel_shuffle', 'make_divisible',
+    'ShuffleNetV2', 'ShuffleNetV2Plus', 'channel_shuffle', 'make_divisible',
     'restore_mmengine_defaults'
 ]
