@@ -6,6 +6,7 @@ input size, batched, and with normalisation folded in."""
 import glob
 import logging
 import os.path as osp
+import re
 
 import numpy as np
 import onnx
@@ -29,6 +30,8 @@ TOY = osp.join(ROOT, 'configs', 'toy')
 LITE = osp.join(TOY, 'retinanet-lite_shufflenet-v2-1x_lite-fpn_toy-det.py')
 RETINA = osp.join(TOY, 'retinanet_shufflenet-v2-1x_fpn_toy-det.py')
 FRCNN = osp.join(TOY, 'faster-rcnn_shufflenet-v2-1x_fpn_toy-det.py')
+SSDLITE = osp.join(TOY, 'ssdlite_shufflenet-v2-1x_320_toy-det.py')
+RTMDET = osp.join(TOY, 'rtmdet-lite_shufflenet-v2-1x_320_toy-det.py')
 
 
 def detection_configs():
@@ -39,9 +42,26 @@ def detection_configs():
             if Config.fromfile(p).get('default_scope') == 'mmdet']
 
 
-#: the heads' last layers: class scores, box deltas
+#: the heads' last layers: class scores, box deltas (SSD's: the plain
+#: convolution closing each level's cls_convs/reg_convs; RTMDet's: one per
+#: level in rtm_cls/rtm_reg)
 CLASSIFIERS = ('retina_cls', 'rpn_cls', 'fc_cls', 'conv_cls')
 REGRESSORS = ('retina_reg', 'rpn_reg', 'fc_reg', 'conv_reg')
+LAST_LAYER = re.compile(
+    r'(^|\.)(?:(cls|reg)_convs\.\d+\.1|rtm_(cls|reg)\.\d+)$')
+
+
+def last_layer_kind(name):
+    """'cls' or 'reg' for a head's last layer, else None."""
+    last = name.rsplit('.', 1)[-1]
+    if last in CLASSIFIERS:
+        return 'cls'
+    if last in REGRESSORS:
+        return 'reg'
+    match = LAST_LAYER.search(name)
+    if match:
+        return match.group(2) or match.group(3)
+    return None
 
 
 def build_detector(path, cfg=None, seed=0):
@@ -71,7 +91,8 @@ def build_detector(path, cfg=None, seed=0):
     last = {
         name: module
         for name, module in model.named_modules()
-        if name.rsplit('.', 1)[-1] in CLASSIFIERS + REGRESSORS
+        if last_layer_kind(name) and isinstance(module, torch.nn.Conv2d)
+        or name.rsplit('.', 1)[-1] in CLASSIFIERS + REGRESSORS
     }
     spread = {}
     hooks = [
@@ -85,7 +106,7 @@ def build_detector(path, cfg=None, seed=0):
         for hook in hooks:
             hook.remove()
         for name, module in last.items():
-            target = 2.0 if name.rsplit('.', 1)[-1] in CLASSIFIERS else 0.5
+            target = 2.0 if last_layer_kind(name) == 'cls' else 0.5
             module.weight.mul_(target / max(np.mean(spread[name]), 1e-6))
             module.bias.fill_(-2.0 if target == 2.0 else 0.0)
     return model.eval()
@@ -139,8 +160,9 @@ def toy_images(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('path', [LITE, RETINA, FRCNN],
-                         ids=['retinanet-lite', 'retinanet', 'faster-rcnn'])
+@pytest.mark.parametrize('path', [LITE, RETINA, FRCNN, SSDLITE, RTMDET],
+                         ids=['retinanet-lite', 'retinanet', 'faster-rcnn',
+                              'ssdlite', 'rtmdet-lite'])
 def test_onnx_detector_gives_mmdet_predictions(tmp_path, path, toy_images):
     import copy
     model = build_detector(path)
@@ -159,14 +181,15 @@ def test_onnx_detector_gives_mmdet_predictions(tmp_path, path, toy_images):
     assert read_metadata(out)['raw_input'] == str(raw).lower()
 
     session = DetectionSession(load_runtime(out, 'onnxruntime', 1))
+    top_k = int(read_metadata(out)['max_per_img'])
     batches = [torch.stack(toy_images[:2]), toy_images[2][None]]
     total = 0
     for batch in batches:  # batch 2 at 160x160, batch 1 at 128x224
         with torch.no_grad():
             expected = predict_reference(reference, batch)
         dets, labels = session(batch.numpy())
-        assert dets.shape == (len(batch), 100, 5)
-        assert labels.shape == (len(batch), 100)
+        assert dets.shape == (len(batch), top_k, 5)
+        assert labels.shape == (len(batch), top_k)
         pad = dets[..., 4] == 0
         assert (labels[pad] == -1).all() and (dets[pad] == 0).all()
         result = compare_detections(expected, split_detections(dets, labels))

@@ -587,7 +587,10 @@ def export_detector(wrapped: DetectorForExport,
     (N, 3, H, W) with H and W dynamic multiples of its ``size_divisor``
     (``shape`` is the example size; N dynamic with ``dynamic_batch``),
     outputs ``dets`` and ``labels``. The detector is switched to its deploy
-    form (BatchNorm folded) in place.
+    form (BatchNorm folded) in place. The example is traced at no less than
+    twice the head's largest prior stride per side: a feature map of size
+    1 would be fixed in the graph (torch.export specialises sizes 0 and 1),
+    and the file would then fail at other sizes.
 
     Raises:
         ValueError: bad ``shape``/``opset``, or the graph uses an operator
@@ -610,6 +613,10 @@ def export_detector(wrapped: DetectorForExport,
         raise ValueError(f'opset must be an int in [18, 23], got {opset!r}')
     switch_to_deploy(wrapped.detector)
     wrapped.eval()
+    strides = [max(s) for m in wrapped.modules() if isinstance(m, PriorGrid)
+               for s in m.strides]
+    smallest = -(-2 * int(max(strides + [divisor])) // divisor) * divisor
+    shape = tuple(max(v, smallest) for v in shape)
     example = torch.rand(1, 3, *shape) * (255 if wrapped.raw_input else 1)
     height = torch.export.Dim('height_blocks', min=1, max=8192 // divisor)
     width = torch.export.Dim('width_blocks', min=1, max=8192 // divisor)
