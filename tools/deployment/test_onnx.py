@@ -157,8 +157,9 @@ def main(argv=None):
         seen += len(samples)
     metrics = evaluator.evaluate(len(loader.dataset))
     seconds = time.perf_counter() - start
+    weights = runtime.metadata.get('precision', 'fp32')
     print(f'{seen} images in {seconds:.1f} s with {args.backend} '
-          f'({runtime.precision}, {threads} thread(s))')
+          f'({runtime.precision}, {threads} thread(s); {weights} model)')
     print('metrics ' + json.dumps({
         k: round(float(v), 4) if isinstance(v, (int, float)) else str(v)
         for k, v in metrics.items()

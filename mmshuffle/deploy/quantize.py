@@ -1,0 +1,137 @@
+"""INT8 post-training quantization of exported classifiers and detectors.
+
+onnxruntime's static quantization (``quantize_static``) in QDQ form:
+per-channel symmetric int8 weights, per-tensor uint8 activations whose
+ranges are calibrated (min-max) on real images. Only the arithmetic
+operators are quantized (``Conv``, ``Gemm``, ``MatMul``); a detector's box
+decoding, NMS and top-K stay in float. The QDQ file runs in onnxruntime
+and in OpenVINO (which reads the quantize/dequantize pairs as INT8), and
+converts to an OpenVINO IR.
+"""
+import contextlib
+import logging
+import os
+import os.path as osp
+import tempfile
+from typing import Callable, Iterable, List, Optional, Sequence
+
+import numpy as np
+
+#: operators that get int8 weights and activations
+QUANTIZED_OPS = ('Conv', 'Gemm', 'MatMul')
+
+
+@contextlib.contextmanager
+def _quiet_root_logger():
+    """onnxruntime's quantizer advises pre-processing through the root
+    logger on every call; keep that advice out of the tools' output."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+class _Reader:
+    """onnxruntime's ``CalibrationDataReader`` protocol over a list of
+    input arrays."""
+
+    def __init__(self, name: str, batches: Sequence[np.ndarray]):
+        self.name = name
+        self.batches = list(batches)
+        self.index = 0
+
+    def get_next(self):
+        if self.index >= len(self.batches):
+            return None
+        batch = self.batches[self.index]
+        self.index += 1
+        return {self.name: np.ascontiguousarray(batch, np.float32)}
+
+    def rewind(self):
+        self.index = 0
+
+
+def quantize_onnx(model_path: str,
+                  out_path: str,
+                  calibration: Iterable[np.ndarray],
+                  per_channel: bool = True,
+                  exclude: Optional[Callable[[object], bool]] = None) -> str:
+    """Quantize ``model_path`` to ``out_path`` (``.onnx``, or ``.xml`` for
+    an OpenVINO IR), calibrated on the input arrays of ``calibration``;
+    the ``mmshuffle.*`` metadata is carried over, with ``precision`` set to
+    ``int8``. Written atomically. ``exclude(node)`` may keep nodes in
+    float.
+
+    Raises:
+        ValueError: no calibration data, or a bad ``out_path``.
+    """
+    import onnx
+    from onnxruntime.quantization import (CalibrationMethod, QuantFormat,
+                                          QuantType, quantize_static)
+
+    from mmshuffle.engine.fileio import atomic_write
+
+    from .detector import read_metadata, set_metadata
+    if not out_path.endswith(('.onnx', '.xml')):
+        raise ValueError(f'the quantized model is a .onnx or .xml file, got '
+                         f'{out_path!r}')
+    batches = [np.asarray(b, np.float32) for b in calibration]
+    if not batches:
+        raise ValueError('no calibration images')
+    proto = onnx.load(model_path)
+    input_name = proto.graph.input[0].name
+    excluded = [n.name for n in proto.graph.node
+                if exclude is not None and exclude(n)]
+    meta = read_metadata(model_path)
+    directory = osp.dirname(osp.abspath(out_path))
+    os.makedirs(directory, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory) as tmp, \
+            _quiet_root_logger():
+        tmp_out = osp.join(tmp, 'int8.onnx')
+        quantize_static(
+            model_path,
+            tmp_out,
+            _Reader(input_name, batches),
+            quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=list(QUANTIZED_OPS),
+            per_channel=per_channel,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=excluded,
+            calibrate_method=CalibrationMethod.MinMax,
+            extra_options=dict(WeightSymmetric=True,
+                               ActivationSymmetric=False))
+        quantized = onnx.load(tmp_out)
+        meta.update(precision='int8', calibration_images=str(len(batches)))
+        set_metadata(quantized, meta)
+        if out_path.endswith('.onnx'):
+            atomic_write(quantized.SerializeToString(), out_path)
+        else:
+            from .runtime import write_ir
+            onnx.save(quantized, tmp_out)
+            write_ir(tmp_out, out_path)
+    return out_path
+
+
+def head_predictors(proto) -> List[str]:
+    """Names of the convolutions whose outputs feed no other convolution:
+    a detector's final class/box predictors."""
+    consumers = {}
+    for node in proto.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    convs = [n for n in proto.graph.node if n.op_type == 'Conv']
+
+    def feeds_conv(output, depth=0):
+        for node in consumers.get(output, []):
+            if node.op_type == 'Conv':
+                return True
+            if depth < 8 and any(feeds_conv(o, depth + 1)
+                                 for o in node.output):
+                return True
+        return False
+
+    return [n.name for n in convs if not feeds_conv(n.output[0])]

@@ -1,0 +1,145 @@
+"""INT8 post-training quantization of an exported classifier or detector.
+
+    python tools/deployment/quantize.py CONFIG MODEL.onnx --out M_int8.onnx
+        [--calib 64] [--seed 0] [--float-predictors]
+
+MODEL.onnx is a file exported by ``tools/deployment/pytorch2onnx.py``
+(a classifier, or an end-to-end detector). ``--calib`` images are drawn
+(seeded) from the config's training set and go through its *train*
+pipeline and data preprocessor, as the model saw them in training; their
+activation ranges calibrate onnxruntime's static quantization (QDQ:
+per-channel int8 weights, uint8 activations, on Conv/Gemm/MatMul; see
+:mod:`mmshuffle.deploy.quantize`). ``--out`` ending in ``.xml`` writes an
+OpenVINO IR of the quantized model instead (its ``.bin`` beside it).
+``--float-predictors`` keeps a detector's last class/box convolutions in
+float. Evaluate the result with ``tools/deployment/test_onnx.py``.
+"""
+import argparse
+import copy
+import os.path as osp
+
+import numpy as np
+import torch
+
+import mmshuffle  # noqa: F401  (registers transforms and loaders)
+from mmshuffle.engine.cli import (CLIError, fix_dataloaders, load_config,
+                                  run_cli)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('model', help='the exported .onnx file')
+    parser.add_argument('--out', required=True,
+                        help='the INT8 model: .onnx, or .xml (OpenVINO IR)')
+    parser.add_argument('--calib', type=int, default=64,
+                        help='calibration images (default 64)')
+    parser.add_argument('--seed', type=int, default=0,
+                        help='which training images calibrate')
+    parser.add_argument('--float-predictors', action='store_true',
+                        help="detector: keep the head's last convolutions "
+                        'in float')
+    return parser.parse_args(argv)
+
+
+def calibration_inputs(cfg, count, seed, meta):
+    """``count`` training images through the train pipeline and the data
+    preprocessor: the graph's input arrays, one image each."""
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import Runner
+    scope = cfg.get('default_scope', 'mmpretrain')
+    if scope == 'mmdet':
+        from mmdet.registry import MODELS
+        default = 'DetDataPreprocessor'
+    else:
+        from mmpretrain.registry import MODELS
+        default = 'ClsDataPreprocessor'
+    fix_dataloaders(cfg)
+    loader_cfg = copy.deepcopy(cfg.train_dataloader)
+    loader_cfg.update(batch_size=1, num_workers=0, persistent_workers=False)
+    loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=True,
+                                 seed=seed)
+    with DefaultScope.overwrite_default_scope(scope):
+        loader = Runner.build_dataloader(loader_cfg, seed=seed)
+        pre_cfg = dict(cfg.model.get('data_preprocessor') or
+                       cfg.get('data_preprocessor') or {})
+        pre_cfg.setdefault('type', default)
+        preprocessor = MODELS.build(pre_cfg)
+    if len(loader.dataset) < count:
+        raise CLIError(f'--calib {count}: the training set has only '
+                       f'{len(loader.dataset)} images')
+    raw = meta.get('raw_input') == 'true'
+    if raw:
+        import json
+        mean = np.asarray(json.loads(meta['mean']),
+                          np.float32).reshape(1, -1, 1, 1)
+        std = np.asarray(json.loads(meta['std']),
+                         np.float32).reshape(1, -1, 1, 1)
+        flip = json.loads(meta.get('bgr_to_rgb', 'false'))
+    out = []
+    with torch.no_grad():
+        for data in loader:
+            inputs = preprocessor(data, False)['inputs'].float().numpy()
+            if raw:
+                inputs = inputs * std + mean
+                if flip:
+                    inputs = inputs[:, ::-1]
+            out.append(np.ascontiguousarray(inputs, np.float32))
+            if len(out) == count:
+                break
+    return out
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not osp.isfile(args.model):
+        raise CLIError(f'model {args.model!r} does not exist')
+    if not args.model.endswith('.onnx'):
+        raise CLIError(f'MODEL must be an exported .onnx file, got '
+                       f'{args.model!r}')
+    if not args.out.endswith(('.onnx', '.xml')):
+        raise CLIError(f'--out must name a .onnx or .xml file, got '
+                       f'{args.out!r}')
+    if args.calib < 1:
+        raise CLIError(f'--calib must be >= 1, got {args.calib}')
+    import onnx
+
+    from mmshuffle.deploy.detector import read_metadata
+    from mmshuffle.deploy.quantize import head_predictors, quantize_onnx
+    try:
+        meta = read_metadata(args.model)
+        proto = onnx.load(args.model)
+    except Exception as err:
+        raise CLIError(f'cannot read {args.model!r} as ONNX: '
+                       f'{str(err).strip().splitlines()[0]}') from None
+    if meta.get('precision') == 'int8':
+        raise CLIError(f'{args.model!r} is already quantized')
+    cfg = load_config(args.config, None)
+    scope = cfg.get('default_scope', 'mmpretrain')
+    task = meta.get('task', 'classification')
+    if (scope == 'mmdet') != (task == 'detection'):
+        kind = 'detection' if scope == 'mmdet' else 'classification'
+        raise CLIError(f'{args.model!r} is a {task} model but '
+                       f'{args.config!r} is a {kind} config')
+    shape = [d.dim_value or None
+             for d in proto.graph.input[0].type.tensor_type.shape.dim]
+    inputs = calibration_inputs(cfg, args.calib, args.seed, meta)
+    if task != 'detection' and any(
+            s is not None and s != v
+            for s, v in zip(shape[2:], inputs[0].shape[2:])):
+        raise CLIError(f'the train pipeline gives {inputs[0].shape[2:]} '
+                       f'images but {args.model!r} takes {shape[2:]}')
+    excluded = set(head_predictors(proto)) if args.float_predictors else set()
+    try:
+        quantize_onnx(args.model, args.out, inputs,
+                      exclude=lambda node: node.name in excluded)
+    except (ValueError, ImportError) as err:
+        raise CLIError(str(err)) from None
+    kept = f', {len(excluded)} predictor convs kept in float' \
+        if excluded else ''
+    print(f'quantized {args.model} -> {args.out} (INT8 QDQ, calibrated on '
+          f'{len(inputs)} training images{kept})')
+
+
+if __name__ == '__main__':
+    run_cli(main)
