@@ -10,8 +10,9 @@ import copy
 import pytest
 import torch
 
-from mmshuffle.analysis.speed import (PATHS, bench_classifiers,
-                                      bench_training, build_classifier,
+from mmshuffle.analysis.speed import (PATHS, RUNTIME_PATHS,
+                                      bench_classifiers, bench_training,
+                                      build_arch, build_classifier,
                                       build_paths)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -44,7 +45,8 @@ def _randomize_bn(model):
 
 
 @pytest.mark.parametrize('arch', ['shufflenet-v2-1x', 'mobilenet-v2-1x',
-                                  'shufflenet-v1-1x-g3'])
+                                  'shufflenet-v1-1x-g3',
+                                  'shufflenet-v2-plus-small'])
 def test_every_path_computes_the_same_network(arch, tmp_path):
     """What each path times is the same network: torchvision's and
     mmpretrain's weights load into the mmshuffle classifier and give their
@@ -52,7 +54,8 @@ def test_every_path_computes_the_same_network(arch, tmp_path):
     mmshuffle classifier's outputs."""
     from mmshuffle.converters import convert_torchvision
     paths = [p for p in PATHS if p not in ('+compile',
-                                          'torchvision onnxruntime')]
+                                          'torchvision onnxruntime')
+             and p not in RUNTIME_PATHS[2:]]  # OpenVINO, INT8: see below
     torch.manual_seed(0)
     fns = build_paths(arch, paths, (64, 64), 1, str(tmp_path))
     ours = fns['mmshuffle']
@@ -65,7 +68,9 @@ def test_every_path_computes_the_same_network(arch, tmp_path):
                 out = torch.from_numpy(out[0])
             torch.testing.assert_close(out, expected, atol=1e-4, rtol=0,
                                        msg=path)
-        others = {'mmpretrain': fns['mmpretrain'].classifier.state_dict()}
+        others = {}
+        if 'mmpretrain' in fns:
+            others['mmpretrain'] = fns['mmpretrain'].classifier.state_dict()
         if 'torchvision' in fns:
             others['torchvision'] = convert_torchvision(
                 _randomize_bn(fns['torchvision']).state_dict())
@@ -269,9 +274,12 @@ def test_detector_figures_are_the_recorded_run():
     assert data['mode'] == 'det' and data['machine']['cores'] >= 1
     page = open(osp.join(ROOT, 'docs', 'detection.md')).read()
     assert detector_table(data) in page
+    threads = data['threads']
+    threads = ' '.join(map(str, threads)) if isinstance(threads, list) \
+        else threads
     command = ('python tools/analysis_tools/benchmark.py det --sizes '
                + ' '.join(map(str, data['sizes']))
-               + f" --threads {data['threads']} --runs {data['runs']} "
+               + f" --threads {threads} --runs {data['runs']} "
                f"--warmup {data['warmup']} --json docs/benchmarks/det.json")
     assert command in page
     text = ' '.join(page.split())
@@ -299,9 +307,10 @@ def test_det_tool_writes_json(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(out.read_text())
     assert (data['mode'], data['sizes'], data['runs'], data['threads']) == (
-        'det', [64], 1, 1)
+        'det', [64], 1, [1])
     rows = data['results']
     assert len(rows) == 7
+    assert {r['path'] for r in rows} == {'forward'}  # the default
     assert [r['reference'] for r in rows] == [True] + [False] * 6
     assert rows[0]['ratio'] == 1.0 and rows[0]['model'] == \
         'retinanet_r18_fpn_1x_coco'
@@ -318,6 +327,232 @@ def test_det_tool_writes_json(tmp_path):
     bad = subprocess.run(
         [sys.executable, TOOL, 'det', '--sizes', '16'], cwd=tmp_path,
         capture_output=True, text=True)
-    assert bad.returncode != 0
-    assert bad.stderr.strip().splitlines()[-1] == \
-        'error: --sizes must be >= 32, got 16'
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        'error: --sizes must be multiples of 32 (>= 32), got 16']
+
+
+# ----------------------------------------------------------------------
+# runtimes: OpenVINO, INT8, detectors end to end
+# ----------------------------------------------------------------------
+def test_openvino_and_int8_paths_compute_the_classifier(tmp_path):
+    """OpenVINO runs the export in f32 and gives PyTorch's logits; the
+    INT8 twins (calibrated on seeded random inputs) stay close to them."""
+    torch.manual_seed(0)
+    fns = build_paths('shufflenet-v2-1x', ['mmshuffle', 'openvino',
+                                           'onnxruntime int8',
+                                           'openvino int8'], (64, 64), 1,
+                      str(tmp_path))
+    assert fns['openvino'].precision == 'f32'
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = fns['mmshuffle'](x)
+    out = torch.from_numpy(fns['openvino'](x)[0])
+    torch.testing.assert_close(out, expected, atol=1e-4, rtol=0)
+    scale = expected.abs().max().item()
+    for path in ('onnxruntime int8', 'openvino int8'):
+        out = torch.from_numpy(fns[path](x)[0])
+        assert out.shape == expected.shape
+        # stated tolerance of the INT8 paths: 10% of the logits' range
+        assert (out - expected).abs().max().item() <= 0.1 * scale, path
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        'mmshuffle_shufflenet-v2-1x.onnx',
+        'mmshuffle_shufflenet-v2-1x_int8.onnx']
+
+
+def test_shufflenet_v2_plus_is_the_authors_classifier_against_v2():
+    """ShuffleNetV2+ is measured as its config builds it (SE neck,
+    bias-free head), without a torchvision or mmpretrain row, its ratio
+    against ShuffleNetV2 1x torchvision eager of the same run."""
+    from mmengine.config import Config
+
+    from mmshuffle.engine.cli import build_model
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs', 'shufflenet_v2_plus',
+        'shufflenet-v2-plus-small_megvii-in1k.py'))
+    ours = build_arch('shufflenet-v2-plus-small')
+    assert [type(m).__name__ for m in (ours.neck, ours.head)] == [
+        'GlobalAveragePoolingSE', 'BiasFreeClsHead']
+    assert sum(p.numel() for p in ours.parameters()) == sum(
+        p.numel() for p in build_model(cfg, pretrained=False).parameters())
+    rows = bench_classifiers(['shufflenet-v2-1x', 'shufflenet-v2-plus-small'],
+                             ['torchvision', 'mmpretrain', 'mmshuffle'],
+                             threads=[1], shape=(64, 64), batch=2, runs=1,
+                             warmup=0, log=lambda line: None)
+    ref = rows[0]
+    assert (ref['arch'], ref['path']) == ('shufflenet-v2-1x', 'torchvision')
+    plus = [r for r in rows if r['arch'] == 'shufflenet-v2-plus-small']
+    assert [r['path'] for r in plus] == ['mmshuffle']
+    assert plus[0]['reference'] == 'shufflenet-v2-1x torchvision'
+    assert plus[0]['ratio'] == pytest.approx(
+        plus[0]['median_ms'] / ref['median_ms'])
+    with pytest.raises(ValueError, match='no mmpretrain model to train'):
+        bench_training(['shufflenet-v2-plus-small'])
+
+
+@pytest.mark.slow
+def test_detector_runtimes_give_the_predict_paths_boxes(tmp_path):
+    """What the end-to-end det paths time: mmdet's predict path (NMS
+    included), and the exported graph in onnxruntime and OpenVINO (f32)
+    giving the same boxes; the INT8 graph gives boxes of the same form
+    whose top scores stay near."""
+    import numpy as np
+    from mmengine.config import Config
+
+    from mmshuffle.analysis.speed import (bench_detectors, count_detections,
+                                          detector_runners,
+                                          export_detector_files)
+    from mmshuffle.deploy.detector import (compare_detections,
+                                           predict_reference,
+                                           split_detections)
+    from test_detector_export import build_detector
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs', 'retinanet',
+        'retinanet-lite_shufflenet-v2-1x_lite-fpn_1x_coco.py'))
+    cfg.model.backbone.init_cfg = None
+    # confident random weights: scores differ clearly between boxes, so
+    # that NMS has no ties to break differently
+    model = build_detector(None, cfg)
+    files = export_detector_files(model, str(tmp_path), 'lite', (64, 64),
+                                  int8=True)
+    fns = detector_runners(model, files, ['pytorch', 'onnxruntime',
+                                          'openvino', 'onnxruntime int8',
+                                          'openvino int8'], 1)
+    assert fns['openvino'].precision == 'f32'
+    x = torch.randn(1, 3, 64, 96)
+    reference = predict_reference(model, x)
+    eager = fns['pytorch'](x)
+    assert count_detections('pytorch', eager) == len(reference[0]['scores'])
+    assert np.allclose(eager[0].pred_instances.bboxes.numpy(),
+                       reference[0]['bboxes'])
+    for path in ('onnxruntime', 'openvino'):
+        out = split_detections(*fns[path](x))
+        check = compare_detections(reference, out, box_tol=0.05,
+                                   score_tol=1e-4)
+        assert check['ok'] and check['matched'] > 0, (path, check)
+    for path in ('onnxruntime int8', 'openvino int8'):
+        dets, labels = fns[path](x)
+        assert dets.shape[:2] == labels.shape and dets.shape[2] == 5
+        top = np.sort(dets[0, :, 4])[::-1][:10]
+        assert np.abs(top - reference[0]['scores'][:10]).max() < 0.05, path
+    # the reference runs the PyTorch paths only; ratios per path kind
+    rows = bench_detectors({'ref': model, 'lite': model}, 'ref',
+                           ['forward', 'pytorch', 'onnxruntime'], [1],
+                           [64], runs=1, warmup=0, log=lambda line: None)
+    assert [(r['model'], r['path']) for r in rows] == [
+        ('ref', 'forward'), ('ref', 'pytorch'), ('lite', 'forward'),
+        ('lite', 'pytorch'), ('lite', 'onnxruntime')]
+    by = {(r['model'], r['path']): r for r in rows}
+    ort = by['lite', 'onnxruntime']
+    assert ort['cpu_ratio'] == pytest.approx(
+        ort['cpu_median_ms'] / by['ref', 'pytorch']['cpu_median_ms'])
+    assert ort['eager_ratio'] == pytest.approx(
+        ort['median_ms'] / by['lite', 'pytorch']['median_ms'])
+    assert by['ref', 'forward']['ratio'] == 1.0
+    assert 'eager_ratio' not in by['lite', 'forward']
+    assert ort['precision'] == 'f32' and ort['detections'] > 0
+
+
+def test_onnxruntime_profile_sums_kernel_time_per_operator(tmp_path):
+    from mmshuffle.analysis.speed import (calibration_inputs,
+                                          ort_op_profile, _export_once)
+    from mmshuffle.deploy.onnx import ClassifierForExport
+    torch.manual_seed(0)
+    path = _export_once(ClassifierForExport(build_arch('shufflenet-v2-1x'))
+                        .eval(), str(tmp_path), 'v2', (64, 64))
+    prof = ort_op_profile(path, calibration_inputs((64, 64), 1)[0],
+                          runs=2, top=3)
+    ops = [o['op'] for o in prof['ops']]
+    assert ops[0] == 'Conv' and ops[-1] == 'other' and len(ops) == 4
+    assert sum(o['share'] for o in prof['ops']) == pytest.approx(1.0)
+    assert sum(o['ms'] for o in prof['ops']) == pytest.approx(
+        prof['total_ms'])
+    import onnx
+    convs = sum(n.op_type == 'Conv' for n in onnx.load(path).graph.node)
+    assert prof['ops'][0]['nodes'] == convs
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['det', '--paths', 'tensorrt'], "error: argument --paths: invalid "
+     "choice: 'tensorrt'"),
+    (['det', '--threads', '-1'], 'error: --threads must be >= 0 (0 = all '
+     'cores), got -1'),
+])
+def test_bad_options_give_one_line_and_exit_2(argv, message, tmp_path):
+    proc = subprocess.run([sys.executable, TOOL] + argv, cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    lines = [line for line in proc.stderr.strip().splitlines()
+             if 'Warning' not in line and 'import pkg_resources' not in line
+             and '_bootstrap._exec' not in line]
+    assert len(lines) == 1 and lines[0].startswith(message), proc.stderr
+
+
+def test_benchmarks_page_runtime_sections_are_the_recorded_runs():
+    """docs/benchmarks.md's OpenVINO/INT8 classifier tables, targets and
+    profiles and its end-to-end detector tables, target and profiles are
+    rendered from the recorded runs, whose commands the page shows."""
+    from mmshuffle.analysis.speed import (e2e_table, e2e_targets_table,
+                                          floor_section, profile_table,
+                                          runtime_table,
+                                          runtime_targets_table)
+    page = open(osp.join(ROOT, 'docs', 'benchmarks.md')).read()
+    text = ' '.join(page.split())
+    cls = _recorded('cls_runtimes.json')
+    for threads in cls['threads']:
+        assert runtime_table(cls['results'], threads) in page
+    assert runtime_targets_table(cls) in page
+    assert floor_section(cls) in page
+    for prof in cls['profiles']:
+        assert profile_table(prof) in page
+    det = _recorded('det_e2e.json')
+    for threads in det['threads']:
+        assert e2e_table(det, threads) in page
+    assert e2e_targets_table(
+        det, 'retinanet-lite_shufflenet-v2-1x_lite-fpn_1x_coco') in page
+    for prof in det['profiles']:
+        assert profile_table(prof) in page
+    for data, name in ((cls, 'cls_runtimes'), (det, 'det_e2e')):
+        loads = [data['load_average_before'][0],
+                 data['load_average_after'][0]]
+        assert (f'load average {min(loads):.1f} to {max(loads):.1f}'
+                ) in text, name
+    paths = ' '.join(f"'{p}'" if ' ' in p else p for p in det['paths'])
+    assert ('python tools/analysis_tools/benchmark.py det --paths '
+            f'{paths} --sizes {" ".join(map(str, det["sizes"]))} '
+            f'--threads 1 0 --runs {det["runs"]} --warmup {det["warmup"]} '
+            '--profile --json docs/benchmarks/det_e2e.json') in text
+    archs = ' '.join(dict.fromkeys(r['arch'] for r in cls['results']))
+    paths = ' '.join(f"'{p}'" if ' ' in p else p
+                     for p in dict.fromkeys(r['path']
+                                            for r in cls['results']))
+    assert ('python tools/analysis_tools/benchmark.py cls --archs '
+            f'{archs} --paths {paths} --threads 1 0 --runs {cls["runs"]} '
+            f'--warmup {cls["warmup"]} --profile --json '
+            'docs/benchmarks/cls_runtimes.json') in text
+
+
+def test_open_score_gate_lets_every_prior_through():
+    """A freshly initialised head scores every prior at 0.01, under the
+    score threshold: the end-to-end benchmark would time an NMS with no
+    candidate. With the gate open, every prior is a candidate."""
+    from mmengine.config import Config
+
+    from mmshuffle.analysis.speed import detector_predict, open_score_gate
+    from mmshuffle.engine.cli import build_model
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs', 'retinanet',
+        'retinanet-lite_shufflenet-v2-1x_lite-fpn_1x_coco.py'))
+    cfg.model.backbone.init_cfg = None
+    torch.manual_seed(0)
+    model = build_model(cfg, pretrained=False)
+    model.init_weights()
+    model.eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert len(detector_predict(model)(x)[0].pred_instances) == 0
+        assert open_score_gate(model) == 1
+        found = detector_predict(model)(x)[0].pred_instances
+    assert len(found) > 20 and found.scores.min() > 0.4
+    with pytest.raises(ValueError, match='no class-score layer'):
+        open_score_gate(torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1)))

@@ -6,8 +6,9 @@ inputs.
         [--runs 50] [--warmup 10] [--json FILE] [--png FILE]
     python tools/analysis_tools/benchmark.py train [--archs A ...]
         [--batch 32] [--shape H [W]] [--steps 10] [--json FILE]
-    python tools/analysis_tools/benchmark.py det [--sizes 320 640]
-        [--threads 1] [--runs 10] [--warmup 2] [--json FILE]
+    python tools/analysis_tools/benchmark.py det [--paths P ...]
+        [--models M ...] [--sizes 320 640] [--threads 1 0] [--runs 10]
+        [--warmup 2] [--profile] [--json FILE]
 
 ``cls``: classifier latency at batch 1 (median, p90) and throughput at
 ``--batch``, per thread count, for torchvision eager, mmpretrain eager,
@@ -19,30 +20,52 @@ which torchvision lacks). ``--threads 0`` means all cores.
 ``train``: training-step throughput (forward, loss, backward, SGD step) of
 the mmshuffle classifier against mmpretrain's, same architecture.
 
-``det``: forward latency (image tensor to head outputs, batch 1, fp32) of
-mmdet's stock RetinaNet-ResNet18-FPN against RetinaNet and RetinaNet-lite
-on the mmshuffle backbones, with the ratio to the ResNet-18 model; the
-models take turns call by call, so that they share the machine's state.
-Each call is timed as wall time and as the CPU time of the process (with
-one thread the same on an idle machine; the CPU time does not grow with
-other processes' load, which the JSON records as load averages).
+``cls`` also measures OpenVINO (asked for f32; the row records the
+precision that ran) and INT8 (onnxruntime static QDQ quantization) on the
+mmshuffle export, ShuffleNetV2+ Small/Medium/Large (ratio against
+ShuffleNetV2 1x torchvision eager), and with ``--profile`` where
+onnxruntime spends the ShuffleNetV2 1x call (its profiler, per operator
+type, fp32 and INT8, 1 thread).
+
+``det``: latency (batch 1) of mmdet's stock RetinaNet-ResNet18-FPN against
+RetinaNet and RetinaNet-lite on the mmshuffle backbones, with the ratio to
+the ResNet-18 model. ``--paths forward`` (the default) times the network
+alone (image tensor to head outputs, fp32); the end-to-end paths time
+image tensor to final boxes (decoding, score threshold, NMS, top-K;
+pre-processing excluded): ``pytorch`` is mmdet's eager predict path (mmcv's
+NMS), ``onnxruntime``/``openvino`` the graph of
+``tools/deployment/pytorch2onnx.py`` (OpenVINO asked for f32),
+``onnxruntime int8``/``openvino int8`` its INT8 QDQ twin. The reference
+runs the PyTorch paths only. For the end-to-end paths the heads' class
+biases are set to 0 (:func:`mmshuffle.analysis.speed.open_score_gate`):
+every prior then clears the score threshold, so that NMS works on the full
+``nms_pre`` candidates per level, its heaviest case (the random heads would
+otherwise score every box under the threshold). The models take turns call
+by call, so that they share the machine's state. Each call is timed as wall
+time and as the CPU time of the process (with one thread the same on an
+idle machine; the CPU time does not grow with other processes' load, which
+the JSON records as load averages). ``--profile`` adds where onnxruntime spends
+RetinaNet-lite ShuffleNetV2 1x's call at the smallest size, 1 thread.
 """
 import argparse
 import json
 import os
 import os.path as osp
 import platform
-import statistics
 
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import mmshuffle  # noqa: F401
-from mmshuffle.analysis.speed import (ARCHS, PATHS, bench_classifiers,
-                                      bench_training, compute_floor,
-                                      draw_chart, median_p90,
-                                      sgemm_peak_gflops, timed_call)
+from mmshuffle.analysis.speed import (ARCHS, DET_PATHS, PATHS, TRAIN_ARCHS,
+                                      bench_classifiers, bench_detectors,
+                                      bench_training, calibration_inputs,
+                                      compute_floor, draw_chart,
+                                      open_score_gate, ort_op_profile,
+                                      profile_classifier,
+                                      sgemm_peak_gflops)
+from mmshuffle.engine.cli import CLIError, run_cli
 from mmshuffle.engine.fileio import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -57,11 +80,27 @@ DET_CONFIGS = [
     'retinanet-lite_shufflenet-v1-1x-g3_lite-fpn_1x_coco.py',
     'configs/retinanet/retinanet-lite_mobilenet-v2-1x_lite-fpn_1x_coco.py',
 ]
+#: the detector whose targets docs/benchmarks.md tracks (and --profile)
+TARGET_DET = 'retinanet-lite_shufflenet-v2-1x_lite-fpn_1x_coco'
+#: the classifier whose targets docs/benchmarks.md tracks
+TARGET_ARCH = 'shufflenet-v2-1x'
+
+
+def model_name(path):
+    return osp.basename(path)[:-3]
+
+
+class Parser(argparse.ArgumentParser):
+    """Bad options: one ``error:`` line and exit 2."""
+
+    def error(self, message):
+        self.exit(2, f'error: {message}\n')
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    sub = parser.add_subparsers(dest='mode', required=True)
+    parser = Parser(description=__doc__.split('\n')[0])
+    sub = parser.add_subparsers(dest='mode', required=True,
+                                parser_class=Parser)
     cls = sub.add_parser('cls', help='classifier inference speed')
     cls.add_argument('--archs', nargs='+', default=list(ARCHS),
                      choices=list(ARCHS))
@@ -76,17 +115,32 @@ def parse_args(argv=None):
     cls.add_argument('--warmup', type=int, default=10)
     cls.add_argument('--json', help='also write the results to this file')
     cls.add_argument('--png', help='draw the 1-thread latencies to this PNG')
+    cls.add_argument('--profile', action='store_true',
+                     help=f'profile {TARGET_ARCH} in onnxruntime (fp32 and '
+                     'INT8, 1 thread), per operator type')
     train = sub.add_parser('train', help='training-step throughput')
-    train.add_argument('--archs', nargs='+', default=list(ARCHS),
-                       choices=list(ARCHS))
+    train.add_argument('--archs', nargs='+', default=list(TRAIN_ARCHS),
+                       choices=list(TRAIN_ARCHS))
     train.add_argument('--batch', type=int, default=32)
     train.add_argument('--shape', type=int, nargs='+', default=[224])
     train.add_argument('--steps', type=int, default=10)
     train.add_argument('--warmup', type=int, default=2)
     train.add_argument('--json', help='also write the results to this file')
-    det = sub.add_parser('det', help='detector forward latency')
+    det = sub.add_parser('det', help='detector latency')
+    det.add_argument('--paths', nargs='+', default=['forward'],
+                     choices=list(DET_PATHS),
+                     help='forward: the network alone; the others end to '
+                     'end (default: forward)')
+    names = [model_name(p) for p in DET_CONFIGS[1:]]
+    det.add_argument('--models', nargs='+', default=names, choices=names,
+                     help='the detectors besides the reference (default: '
+                     'all)')
     det.add_argument('--sizes', type=int, nargs='+', default=[320, 640])
-    det.add_argument('--threads', type=int, default=1)
+    det.add_argument('--threads', type=int, nargs='+', default=[1],
+                     help='thread counts to measure (0 = all cores)')
+    det.add_argument('--profile', action='store_true',
+                     help=f'profile {TARGET_DET} in onnxruntime at the '
+                     'smallest size, 1 thread')
     det.add_argument('--runs', type=int, default=10)
     det.add_argument('--warmup', type=int, default=2)
     det.add_argument('--json', help='also write the results to this file')
@@ -106,81 +160,74 @@ def build_detector(path):
     return model.eval()
 
 
-def bench_det(args):
-    """Latency of every detector of DET_CONFIGS at every size.
-
-    The models of one size take turns call by call (after their warm-up
-    calls), so that all of them see the same machine state. Each call is
-    timed twice: wall time, and the CPU time of this process, which with
-    one thread equals the wall time on an idle machine and, unlike it, does
-    not grow while other processes hold the cores. The thread count and
-    random state are restored afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(args.threads)
-    results = []
-    try:
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            torch.manual_seed(0)
-            models = {path: build_detector(path) for path in DET_CONFIGS}
-            for size in args.sizes:
-                inputs = torch.randn(1, 3, size, size)
-                for model in models.values():
-                    for _ in range(args.warmup):
-                        model._forward(inputs)
-                times = {path: [] for path in DET_CONFIGS}
-                for _ in range(args.runs):
-                    for path, model in models.items():
-                        times[path].append(timed_call(model._forward,
-                                                       inputs))
-                ref_wall = statistics.median(
-                    w for w, _ in times[REFERENCE_DET])
-                ref_cpu = statistics.median(
-                    c for _, c in times[REFERENCE_DET])
-                for path, model in models.items():
-                    wall, wall_p90 = median_p90(w for w, _ in times[path])
-                    cpu, cpu_p90 = median_p90(c for _, c in times[path])
-                    name = osp.basename(path)[:-3]
-                    results.append(
-                        dict(
-                            model=name,
-                            config=path,
-                            reference=path == REFERENCE_DET,
-                            size=size,
-                            median_ms=wall,
-                            p90_ms=wall_p90,
-                            ratio=wall / ref_wall,
-                            cpu_median_ms=cpu,
-                            cpu_p90_ms=cpu_p90,
-                            cpu_ratio=cpu / ref_cpu,
-                            runs=args.runs,
-                            params=sum(p.numel()
-                                       for p in model.parameters())))
-                    row = results[-1]
-                    print(f'{size:>5}  {name:<58} wall {wall:>8.1f} ms '
-                          f'x{row["ratio"]:.2f}  cpu {cpu:>8.1f} ms '
-                          f'x{row["cpu_ratio"]:.2f}', flush=True)
-    finally:
-        torch.set_num_threads(previous)
-    return results
+def bench_det(args, threads):
+    """Every detector of DET_CONFIGS (those of ``--models`` and the
+    reference) on every path, size and thread count
+    (:func:`mmshuffle.analysis.speed.bench_detectors`); with ``--profile``
+    also the onnxruntime profile of TARGET_DET."""
+    import tempfile
+    configs = [REFERENCE_DET] + [p for p in DET_CONFIGS[1:]
+                                 if model_name(p) in args.models]
+    with torch.random.fork_rng(devices=[]), \
+            tempfile.TemporaryDirectory() as tmp:
+        torch.manual_seed(0)
+        models = {model_name(p): build_detector(p) for p in configs}
+        if any(p != 'forward' for p in args.paths):
+            # random heads score every prior under the threshold: open the
+            # gate so that decoding and NMS do their full work
+            for model in models.values():
+                open_score_gate(model)
+        rows = bench_detectors(models, model_name(REFERENCE_DET),
+                               args.paths, threads, args.sizes, args.runs,
+                               args.warmup, directory=tmp)
+        for row in rows:
+            row['config'] = [p for p in configs
+                             if model_name(p) == row['model']][0]
+        profiles = []
+        if args.profile:
+            size = min(args.sizes)
+            x = calibration_inputs((size, size), 1, seed=1)[0]
+            for path in ('onnxruntime', 'onnxruntime int8'):
+                name = TARGET_DET + ('_int8' if 'int8' in path else '')
+                onnx_path = osp.join(tmp, name + '.onnx')
+                if path in args.paths and osp.isfile(onnx_path):
+                    profiles.append(dict(
+                        ort_op_profile(onnx_path, x, 1, max(args.runs, 5)),
+                        model=TARGET_DET, path=path, size=size))
+    return rows, profiles
 
 
 def check_positive(name, value):
     if value < 1:
-        raise SystemExit(f'error: {name} must be >= 1, got {value}')
+        raise CLIError(f'{name} must be >= 1, got {value}')
+
+
+def check_threads(values):
+    """``--threads``: counts >= 0 (0 = all cores), as thread counts."""
+    for value in values:
+        if value < 0:
+            raise CLIError(f'--threads must be >= 0 (0 = all cores), got '
+                           f'{value}')
+    return list(dict.fromkeys(v or os.cpu_count() for v in values))
 
 
 def parse_shape(values):
     if len(values) not in (1, 2) or min(values) < 32:
-        raise SystemExit(f'error: --shape takes H or H W (>= 32), got '
-                         f'{values}')
+        raise CLIError(f'--shape takes H or H W (>= 32), got {values}')
     return tuple(values * 2 if len(values) == 1 else values)
 
 
 def machine():
     import onnxruntime
+    try:
+        import openvino
+        openvino_version = openvino.__version__
+    except ImportError:
+        openvino_version = None
     return dict(
         torch=torch.__version__,
         onnxruntime=onnxruntime.__version__,
+        openvino=openvino_version,
         cpu=cpu_name(),
         cores=os.cpu_count(),
         python=platform.python_version())
@@ -204,9 +251,10 @@ def main(argv=None):
         for name in ('runs', 'warmup', 'batch'):
             check_positive(f'--{name}', getattr(args, name))
         shape = parse_shape(args.shape)
-        threads = [t or os.cpu_count() for t in args.threads]
+        threads = check_threads(args.threads)
         info.update(machine=machine(), shape=shape, batch=args.batch,
-                    runs=args.runs, threads=threads)
+                    runs=args.runs, warmup=args.warmup, threads=threads,
+                    load_average_before=os.getloadavg())
         print(f'{info["machine"]}; input {shape}, fp32; latency at batch 1, '
               f'throughput at batch {args.batch}; ratio = median latency / '
               'torchvision eager (mmpretrain eager without a torchvision '
@@ -225,6 +273,10 @@ def main(argv=None):
             print(f'{floor["arch"]:<20} compute floor, 1 thread: '
                   f'{floor["mult_adds"] / 1e6:.1f} M mult-adds at '
                   f'{sgemm["peak"]:.0f} GFLOP/s = {floor["floor_ms"]:.2f} ms')
+        if args.profile:
+            info['profiles'] = profile_classifier(TARGET_ARCH, shape)
+            print_profiles(info['profiles'])
+        info['load_average_after'] = os.getloadavg()
         if args.png:
             draw_chart(results, args.png, threads=threads[0])
             print(f'chart: {args.png}')
@@ -239,18 +291,31 @@ def main(argv=None):
         results = bench_training(args.archs, args.batch, shape, args.steps,
                                  args.warmup)
     else:
-        for name in ('runs', 'threads'):
-            check_positive(f'--{name}', getattr(args, name))
+        check_positive('--runs', args.runs)
+        if args.warmup < 0:
+            raise CLIError(f'--warmup must be >= 0, got {args.warmup}')
+        threads = check_threads(args.threads)
         for size in args.sizes:
-            if size < 32:
-                raise SystemExit(f'error: --sizes must be >= 32, got {size}')
-        print(f'torch {torch.__version__}, {cpu_name()}, '
-              f'{args.threads} thread(s), batch 1, fp32; ratio = median / '
-              'RetinaNet-ResNet18-FPN median at the same size', flush=True)
-        info.update(machine=machine(), threads=args.threads,
-                    sizes=args.sizes, runs=args.runs, warmup=args.warmup,
-                    load_average_before=os.getloadavg())
-        results = bench_det(args)
+            if size < 32 or size % 32:
+                raise CLIError(f'--sizes must be multiples of 32 (>= 32), '
+                               f'got {size}')
+        if args.profile and 'onnxruntime' not in args.paths:
+            raise CLIError('--profile profiles the onnxruntime path: add '
+                           'onnxruntime to --paths')
+        if args.profile and TARGET_DET not in args.models:
+            raise CLIError(f'--profile profiles {TARGET_DET}: add it to '
+                           '--models')
+        print(f'torch {torch.__version__}, {cpu_name()}, threads '
+              f'{threads}, batch 1; ratio = median / '
+              'RetinaNet-ResNet18-FPN median (same path kind, size and '
+              'threads)', flush=True)
+        info.update(machine=machine(), paths=args.paths, models=args.models,
+                    threads=threads, sizes=args.sizes, runs=args.runs,
+                    warmup=args.warmup, load_average_before=os.getloadavg())
+        results, profiles = bench_det(args, threads)
+        if profiles:
+            info['profiles'] = profiles
+            print_profiles(profiles)
         info['load_average_after'] = os.getloadavg()
     if args.json:
         text = json.dumps(dict(info, results=results), indent=2) + '\n'
@@ -258,5 +323,13 @@ def main(argv=None):
         print(f'results: {args.json}')
 
 
+def print_profiles(profiles):
+    for prof in profiles:
+        ops = ', '.join(f'{o["op"]} {o["share"]:.0%}' for o in prof['ops'])
+        print(f'profile {prof.get("arch") or prof.get("model")} '
+              f'{prof["path"]}: {prof["total_ms"]:.2f} ms of kernels per '
+              f'call: {ops}')
+
+
 if __name__ == '__main__':
-    main()
+    run_cli(main)
