@@ -7,20 +7,30 @@
    last checkpoint with tools/test.py and prints its top-1 accuracy; then
    exports it to ONNX (tools/deployment/pytorch2onnx.py) and evaluates the
    ONNX file in onnxruntime on the same split
-   (tools/deployment/test_onnx.py).
+   (tools/deployment/test_onnx.py); quantizes it to INT8
+   (tools/deployment/quantize.py, calibrated on 64 training images) and
+   evaluates that too.
 2. Detection: generates the toy detection set if missing (data/toy_det),
    trains RetinaNet + ShuffleNet V2 + FPN starting from the classifier's
    checkpoint (init_cfg Pretrained, prefix 'backbone.'), evaluates it with
    tools/test.py --show-dir and prints the COCO bbox mAP and mAP50; the
-   pictures of predicted boxes go to the work dir.
+   pictures of predicted boxes go to the work dir. Then exports it end to
+   end (one ONNX graph, NMS inside), evaluates the file in onnxruntime,
+   quantizes it to INT8 and evaluates that, and runs tools/infer.py with
+   the ONNX file on four validation images (pictures and predictions.json
+   in WORK_DIR/infer).
 3. Draws each run's curves (loss, top-1, bbox mAP) with
    tools/analysis_tools/analyze_logs.py to WORK_DIR/curves.png and prints
    where the curves and pictures are.
 
-Fails (exit 1) if top-1 < --min-top1, mAP50 < --min-map50, or the ONNX
-top-1 differs from PyTorch's by more than one image.
+Fails (exit 1) if top-1 < --min-top1, mAP50 < --min-map50, the ONNX
+top-1 differs from PyTorch's by more than one image, the INT8 top-1 is
+more than 1 point below PyTorch's, the ONNX detector's bbox mAP is more
+than 0.005 from PyTorch's, or the INT8 detector's mAP50 more than 0.02
+below PyTorch's.
 """
 import argparse
+import glob
 import json
 import os.path as osp
 import subprocess
@@ -90,7 +100,18 @@ def classification(args, py):
         py, 'tools/deployment/test_onnx.py', CLS_CONFIG, onnx_path
     ], capture=True)
     onnx_top1 = metrics_of(out)['accuracy/top1']
-    return ckpt, top1, seconds, onnx_top1, osp.join(ROOT, onnx_path)
+    int8_path = osp.join(args.cls_work_dir,
+                         'shufflenet-v2-1x_toy-shapes_int8.onnx')
+    step('quantize the classifier to INT8', [
+        py, 'tools/deployment/quantize.py', CLS_CONFIG, onnx_path, '--out',
+        int8_path, '--calib', '64'
+    ])
+    out, _ = step('evaluate the INT8 classifier in onnxruntime', [
+        py, 'tools/deployment/test_onnx.py', CLS_CONFIG, int8_path
+    ], capture=True)
+    int8_top1 = metrics_of(out)['accuracy/top1']
+    return (ckpt, top1, seconds, onnx_top1, int8_top1,
+            osp.join(ROOT, onnx_path))
 
 
 def detection(args, py, cls_ckpt):
@@ -99,15 +120,45 @@ def detection(args, py, cls_ckpt):
         py, 'tools/train.py', DET_CONFIG, '--work-dir', args.det_work_dir,
         '--cfg-options', f'model.backbone.init_cfg.checkpoint={cls_ckpt}'
     ])
-    ckpt = last_checkpoint(args.det_work_dir)
+    ckpt = last_checkpoint(args.det_work_dir)  # epoch_12.pth (12 epochs)
     show_dir = osp.join(args.det_work_dir, 'predictions')
     out, _ = step('test the detector', [
         py, 'tools/test.py', DET_CONFIG, ckpt, '--work-dir',
         osp.join(args.det_work_dir, 'test'), '--show-dir', show_dir
     ], capture=True)
     metrics = metrics_of(out)
-    return (metrics['coco/bbox_mAP'], metrics['coco/bbox_mAP_50'], seconds,
-            osp.join(ROOT, show_dir))
+    onnx_path = osp.join(args.det_work_dir, 'retinanet_toy-det.onnx')
+    step('export the detector end to end (NMS inside) to ONNX', [
+        py, 'tools/deployment/pytorch2onnx.py', DET_CONFIG, ckpt, '--out',
+        onnx_path
+    ])
+    out, _ = step('evaluate the ONNX detector in onnxruntime', [
+        py, 'tools/deployment/test_onnx.py', DET_CONFIG, onnx_path
+    ], capture=True)
+    onnx_metrics = metrics_of(out)
+    int8_path = osp.join(args.det_work_dir, 'retinanet_toy-det_int8.onnx')
+    step('quantize the detector to INT8', [
+        py, 'tools/deployment/quantize.py', DET_CONFIG, onnx_path, '--out',
+        int8_path, '--calib', '64'
+    ])
+    out, _ = step('evaluate the INT8 detector in onnxruntime', [
+        py, 'tools/deployment/test_onnx.py', DET_CONFIG, int8_path
+    ], capture=True)
+    int8_metrics = metrics_of(out)
+    infer_dir = osp.join(args.det_work_dir, 'infer')
+    val = sorted(glob.glob(osp.join(ROOT, 'data', 'toy_det', 'val',
+                                    '*.png')))[:4]
+    step('tools/infer.py: the ONNX detector on four images', [
+        py, 'tools/infer.py', DET_CONFIG, onnx_path, *val, '--out-dir',
+        infer_dir
+    ])
+    keys = ('coco/bbox_mAP', 'coco/bbox_mAP_50')
+    return dict(pytorch=[metrics[k] for k in keys],
+                onnx=[onnx_metrics[k] for k in keys],
+                int8=[int8_metrics[k] for k in keys],
+                seconds=seconds, pictures=osp.join(ROOT, show_dir),
+                onnx_path=osp.join(ROOT, onnx_path),
+                infer_dir=osp.join(ROOT, infer_dir))
 
 
 def draw_curves(py, work_dir, title):
@@ -121,29 +172,48 @@ def main(argv=None):
     args = parse_args(argv)
     py = sys.executable
     failures = []
-    cls_ckpt, top1, cls_s, onnx_top1, onnx_path = classification(args, py)
+    (cls_ckpt, top1, cls_s, onnx_top1, int8_top1,
+     onnx_path) = classification(args, py)
     lines = [f'classification: {osp.basename(CLS_CONFIG)} trained in '
              f'{cls_s:.0f} s; top-1 on the toy val split = {top1:.2f}% '
              f'(bar {args.min_top1:.0f}%)',
              f'ONNX export {onnx_path} in onnxruntime: top-1 = '
-             f'{onnx_top1:.2f}% (PyTorch {top1:.2f}%)']
+             f'{onnx_top1:.2f}% (PyTorch {top1:.2f}%); INT8: top-1 = '
+             f'{int8_top1:.2f}%']
     if top1 < args.min_top1:
         failures.append(f'top-1 {top1:.2f}% < {args.min_top1}%')
     if abs(onnx_top1 - top1) > 100 / 600 + 1e-6:  # one image of 600
         failures.append(f'ONNX top-1 {onnx_top1:.2f}% differs from '
                         f'PyTorch {top1:.2f}%')
+    if int8_top1 < top1 - 1.0:
+        failures.append(f'INT8 top-1 {int8_top1:.2f}% is more than 1 point '
+                        f'below PyTorch {top1:.2f}%')
     lines.append('classification curves: ' +
                  draw_curves(py, args.cls_work_dir, 'classifier'))
     if not args.skip_det:
-        m, m50, det_s, pictures = detection(args, py, cls_ckpt)
+        det = detection(args, py, cls_ckpt)
+        (m, m50), (om, om50), (im, im50) = (det['pytorch'], det['onnx'],
+                                            det['int8'])
         lines.append(f'detection: {osp.basename(DET_CONFIG)} trained in '
-                     f'{det_s:.0f} s; COCO bbox mAP = {m:.3f}, mAP50 = '
-                     f'{m50:.3f} (bar {args.min_map50})')
+                     f'{det["seconds"]:.0f} s; COCO bbox mAP = {m:.3f}, '
+                     f'mAP50 = {m50:.3f} (bar {args.min_map50})')
+        lines.append(f'end-to-end ONNX export {det["onnx_path"]} in '
+                     f'onnxruntime: bbox mAP = {om:.3f}, mAP50 = {om50:.3f} '
+                     f'(PyTorch {m:.3f}, {m50:.3f}); INT8: bbox mAP = '
+                     f'{im:.3f}, mAP50 = {im50:.3f}')
         lines.append('detection curves: ' +
                      draw_curves(py, args.det_work_dir, 'detector'))
-        lines.append(f'pictures of predicted boxes: {pictures}')
+        lines.append(f'pictures of predicted boxes: {det["pictures"]}; '
+                     f'tools/infer.py with the ONNX file: '
+                     f'{det["infer_dir"]}')
         if m50 < args.min_map50:
             failures.append(f'mAP50 {m50:.3f} < {args.min_map50}')
+        if abs(om - m) > 0.005:
+            failures.append(f'ONNX bbox mAP {om:.3f} is more than 0.005 '
+                            f'from PyTorch {m:.3f}')
+        if im50 < m50 - 0.02:
+            failures.append(f'INT8 mAP50 {im50:.3f} is more than 0.02 below '
+                            f'PyTorch {m50:.3f}')
     print('\n' + '\n'.join(f'demo: {ln}' for ln in lines))
     if failures:
         sys.exit('demo: below the bar: ' + '; '.join(failures))
