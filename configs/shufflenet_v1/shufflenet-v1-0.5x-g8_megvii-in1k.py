@@ -1,4 +1,5 @@
 _base_ = [
+    '../_base_/models/shufflenet_v1_megvii.py',
     '../_base_/datasets/imagenet_megvii_test.py',
     '../_base_/default_runtime.py',
 ]
@@ -9,19 +10,8 @@ _base_ = [
 #       checkpoints/shufflenet-v1-0.5x-g8_megvii-in1k.pth
 # (see docs/weights.md), then tools/test.py this config with that file.
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(
-        type='mmshuffle.ShuffleNetV1',
-        groups=8,
-        widen_factor=0.5,
-        megvii=True),
-    neck=dict(type='GlobalAveragePooling'),
-    head=dict(
-        type='mmshuffle.BiasFreeClsHead',
-        num_classes=1000,
-        in_channels=768,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5)))
+    backbone=dict(groups=8, widen_factor=0.5),
+    head=dict(in_channels=768))
 # evaluation only (tools/test.py)
 val_cfg = dict()
 test_cfg = dict()

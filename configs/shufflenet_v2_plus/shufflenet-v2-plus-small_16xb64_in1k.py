@@ -1,4 +1,5 @@
 _base_ = [
+    '../_base_/models/shufflenet_v2_plus.py',
     '../_base_/datasets/imagenet_bs64_megvii.py',
     '../_base_/schedules/imagenet_bs1024_450k-iters_linear_nowd.py',
     '../_base_/default_runtime.py',
@@ -8,19 +9,12 @@ _base_ = [
 # their BGR 0-255 data (so the converted official weights and weights
 # trained here use the same pipeline).
 model = dict(
-    type='ImageClassifier',
-    backbone=dict(type='mmshuffle.ShuffleNetV2Plus', arch='small'),
-    neck=dict(type='mmshuffle.GlobalAveragePoolingSE', in_channels=1280),
     head=dict(
-        type='mmshuffle.BiasFreeClsHead',
-        num_classes=1000,
-        in_channels=1280,
-        mid_channels=1280,
-        act_cfg=dict(type='HSwish'),
-        dropout_rate=0.2,
         loss=dict(
-            type='LabelSmoothLoss', label_smooth_val=0.1, mode='original'),
-        topk=(1, 5)))
+            _delete_=True,
+            type='LabelSmoothLoss',
+            label_smooth_val=0.1,
+            mode='original')))
 # iteration-based: log every 20 iterations, keep a checkpoint every 10,000
 # (the last 3 and the best top-1)
 default_hooks = dict(

@@ -1,4 +1,5 @@
 _base_ = [
+    '../_base_/models/shufflenet_v2_plus.py',
     '../_base_/datasets/imagenet_megvii_test.py',
     '../_base_/default_runtime.py',
 ]
@@ -8,19 +9,6 @@ _base_ = [
 #   python tools/model_converters/megvii2mmshuffle.py SRC \
 #       checkpoints/shufflenet-v2-plus-small_megvii-in1k.pth
 # (see docs/weights.md), then tools/test.py this config with that file.
-model = dict(
-    type='ImageClassifier',
-    backbone=dict(type='mmshuffle.ShuffleNetV2Plus', arch='small'),
-    neck=dict(type='mmshuffle.GlobalAveragePoolingSE', in_channels=1280),
-    head=dict(
-        type='mmshuffle.BiasFreeClsHead',
-        num_classes=1000,
-        in_channels=1280,
-        mid_channels=1280,
-        act_cfg=dict(type='HSwish'),
-        dropout_rate=0.2,
-        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-        topk=(1, 5)))
 # evaluation only (tools/test.py)
 val_cfg = dict()
 test_cfg = dict()

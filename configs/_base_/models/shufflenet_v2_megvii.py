@@ -1,0 +1,14 @@
+# The paper authors' ShuffleNet V2 1x classifier (MEGVII's
+# ShuffleNet-Series): their network (megvii=True) and bias-free classifier;
+# leaf configs change the width.
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='mmshuffle.ShuffleNetV2', widen_factor=1.0, megvii=True),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='mmshuffle.BiasFreeClsHead',
+        num_classes=1000,
+        in_channels=1024,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+        topk=(1, 5)))
