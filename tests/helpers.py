@@ -114,3 +114,33 @@ def randomize_bn_stats(module, seed=0):
         bn.weight.copy_(rand(n, 0.5, 1.5))
         bn.bias.copy_(rand(n, -0.3, 0.3))
     return module
+
+
+def in_own_process(test):
+    """Run ``test`` (not parametrized) in a fresh Python: pytest on this
+    one test in a child process, which fails the test here if it fails
+    there. For tests that load OpenVINO's CPU plugin in process: beside
+    torch and onnxruntime in the long-lived test process it corrupted the
+    heap, and a later, unrelated test crashed in malloc."""
+    import functools
+    import inspect
+    import os
+    import subprocess
+    import sys
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        if os.environ.get('MMSHUFFLE_TEST_CHILD') == '1':
+            return test(*args, **kwargs)
+        path = inspect.getfile(test)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+        proc = subprocess.run(
+            [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
+             f'{path}::{test.__name__}'],
+            cwd=root, capture_output=True, text=True,
+            env=dict(os.environ, MMSHUFFLE_TEST_CHILD='1'))
+        assert proc.returncode == 0, (
+            f'{test.__name__} failed in its own process:\n'
+            f'{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}')
+
+    return run

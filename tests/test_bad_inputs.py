@@ -366,6 +366,8 @@ def test_tools_refuse_bad_input_in_one_line(data_dir, tmp_path, case,
                                             monkeypatch, capsys):
     """tools/train.py's main() under run_cli, in this process (each case
     fails before a Runner is built)."""
+    # the tool sets LOCAL_RANK as torchrun would; keep it in this test
+    monkeypatch.setenv('LOCAL_RANK', '0')
     args = [CLS_CFG, '--work-dir', str(tmp_path / 'wd'), '--cfg-options']
     cwd = data_dir
     if case == 'no data':

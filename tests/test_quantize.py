@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import onnx
 import pytest
-from helpers import make_tiny_toy_data
+from helpers import in_own_process, make_tiny_toy_data
 from test_detector_export import LITE, build_detector
 
 from mmshuffle.deploy.detector import (DetectorForExport, export_detector,
@@ -35,6 +35,7 @@ def iou(a, b):
 
 
 @pytest.mark.slow
+@in_own_process
 def test_int8_detector_finds_the_float_boxes(tmp_path):
     make_tiny_toy_data(tmp_path, det=(8, 2, 320))
     fp32 = tmp_path / 'det.onnx'
