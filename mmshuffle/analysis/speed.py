@@ -951,18 +951,9 @@ def ort_op_profile(path: str, x, threads: int = 1, runs: int = 5,
         call, share of the kernel time, number of nodes), the rest summed
         as ``op='other'``.
     """
-    import onnxruntime as ort
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = \
-        ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
+    from mmshuffle.deploy.onnx import ort_session
     with tempfile.TemporaryDirectory() as tmp:
-        options.enable_profiling = True
-        options.profile_file_prefix = os.path.join(tmp, 'profile')
-        session = ort.InferenceSession(path, options,
-                                       providers=['CPUExecutionProvider'])
+        session = ort_session(path, threads, os.path.join(tmp, 'profile'))
         feed = {session.get_inputs()[0].name: np.asarray(x, np.float32)}
         session.run(None, feed)
         for _ in range(runs):

@@ -11,7 +11,7 @@ onnx, onnxscript and onnxruntime are optional dependencies
 """
 import contextlib
 import io
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -130,9 +130,11 @@ def export_onnx(model: nn.Module,
     return path
 
 
-def ort_session(path: str, threads: int = 1):
+def ort_session(path: str, threads: int = 1,
+                profile_prefix: Optional[str] = None):
     """An onnxruntime CPU session with all graph optimisations and
-    ``threads`` intra-op threads."""
+    ``threads`` intra-op threads; with ``profile_prefix``, onnxruntime's
+    profiler writes its trace there (``session.end_profiling()``)."""
     ort = _require('onnxruntime')
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -140,6 +142,9 @@ def ort_session(path: str, threads: int = 1):
     options.graph_optimization_level = \
         ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
     return ort.InferenceSession(
         path, options, providers=['CPUExecutionProvider'])
 
