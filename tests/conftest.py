@@ -10,9 +10,10 @@ import torch
 
 #: variables that are not a test's leak: pytest's own record of the running
 #: test, and those torch sets for itself, once per process, when they are
-#: unset (its compiler's cache folders)
+#: unset (its compiler's cache folders, and the address inductor records on
+#: its first compilation in the process)
 _NOT_LEAKS = ('PYTEST_CURRENT_TEST', 'TORCHINDUCTOR_CACHE_DIR',
-              'TRITON_CACHE_DIR')
+              'TRITON_CACHE_DIR', '_TORCHINDUCTOR_PYOBJECT_TENSOR_DATA_PTR')
 
 
 @pytest.fixture(autouse=True)
