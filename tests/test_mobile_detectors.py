@@ -22,6 +22,15 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SSDLITE_MNV2 = 'configs/ssdlite/ssdlite_mobilenet-v2-1x_320_coco.py'
 
 
+@pytest.fixture(autouse=True)
+def _mmdet_scope():
+    """The heads build their priors and box coders from mmdet's registry
+    by bare names: in mmdet's scope, whatever scope an earlier test left
+    current."""
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
+
+
 @pytest.fixture(scope='module')
 def ssdlite_mnv2():
     cfg = Config.fromfile(osp.join(ROOT, SSDLITE_MNV2))
