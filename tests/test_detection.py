@@ -49,6 +49,13 @@ def test_configs_exist():
         assert f'rtmdet-lite_{bb}_320_coco' in names
         assert f'rtmdet-lite_{bb}_416_coco' in names
         assert f'rtmdet-lite_{bb}_320_toy-det' in names
+        # the toy accuracy-latency table: every family on every backbone
+        assert f'retinanet_{bb}_fpn_toy-det' in names
+        assert f'retinanet-lite_{bb}_lite-fpn_toy-det' in names
+    for bb in ('shufflenet-v2-plus-small', 'shufflenet-v2-plus-large'):
+        assert f'ssdlite_{bb}_320_coco' in names
+        assert f'rtmdet-lite_{bb}_320_coco' in names
+        assert f'rtmdet-lite_{bb}_416_coco' in names
 
 
 @pytest.mark.parametrize('path', DET_CONFIGS, ids=config_id)
