@@ -312,9 +312,15 @@ def test_det_tool_writes_json(tmp_path):
     assert (data['mode'], data['sizes'], data['runs'], data['threads']) == (
         'det', [64], 1, [1])
     rows = data['results']
-    assert len(rows) == 7
+    # the reference, then RetinaNet, RetinaNet-lite, SSDLite and
+    # RTMDet-lite on the three backbones
+    assert [r['model'] for r in rows[1:]] == data['models']
+    families = [r['model'].split('_')[0] for r in rows[1:]]
+    assert sorted(set(families)) == [
+        'retinanet', 'retinanet-lite', 'rtmdet-lite', 'ssdlite']
+    assert all(families.count(f) == 3 for f in set(families))
     assert {r['path'] for r in rows} == {'forward'}  # the default
-    assert [r['reference'] for r in rows] == [True] + [False] * 6
+    assert [r['reference'] for r in rows] == [True] + [False] * 12
     assert rows[0]['ratio'] == 1.0 and rows[0]['model'] == \
         'retinanet_r18_fpn_1x_coco'
     for row in rows:
@@ -487,6 +493,9 @@ def test_onnxruntime_profile_sums_kernel_time_per_operator(tmp_path):
      "choice: 'tensorrt'"),
     (['det', '--threads', '-1'], 'error: --threads must be >= 0 (0 = all '
      'cores), got -1'),
+    (['det', '--toy', '--models', 'ssdlite_shufflenet-v2-1x_320_coco'],
+     'error: --models ssdlite_shufflenet-v2-1x_320_coco is not in the toy '
+     'set; choose from'),
 ])
 def test_bad_options_give_one_line_and_exit_2(argv, message, tmp_path):
     proc = subprocess.run([sys.executable, TOOL] + argv, cwd=tmp_path,

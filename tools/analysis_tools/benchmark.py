@@ -6,7 +6,7 @@ inputs.
         [--runs 50] [--warmup 10] [--json FILE] [--png FILE]
     python tools/analysis_tools/benchmark.py train [--archs A ...]
         [--batch 32] [--shape H [W]] [--steps 10] [--json FILE]
-    python tools/analysis_tools/benchmark.py det [--paths P ...]
+    python tools/analysis_tools/benchmark.py det [--toy] [--paths P ...]
         [--models M ...] [--sizes 320 640] [--threads 1 0] [--runs 10]
         [--warmup 2] [--profile] [--json FILE]
 
@@ -28,9 +28,12 @@ onnxruntime spends the ShuffleNetV2 1x call (its profiler, per operator
 type, fp32 and INT8, 1 thread).
 
 ``det``: latency (batch 1) of mmdet's stock RetinaNet-ResNet18-FPN against
-RetinaNet and RetinaNet-lite on the mmshuffle backbones, with the ratio to
-the ResNet-18 model. ``--paths forward`` (the default) times the network
-alone (image tensor to head outputs, fp32); the end-to-end paths time
+RetinaNet, RetinaNet-lite, SSDLite 320 and RTMDet-lite 320 on the mmshuffle
+backbones (COCO configs, 80 classes), with the ratio to the ResNet-18
+model. ``det --toy`` measures the toy detectors of docs/detection.md's
+accuracy-latency table instead (4 classes; the ratio is to the toy
+RetinaNet on ShuffleNet V2). ``--paths forward`` (the default) times the
+network alone (image tensor to head outputs, fp32); the end-to-end paths time
 image tensor to final boxes (decoding, score threshold, NMS, top-K;
 pre-processing excluded): ``pytorch`` is mmdet's eager predict path (mmcv's
 NMS), ``onnxruntime``/``openvino`` the graph of
@@ -65,6 +68,7 @@ from mmshuffle.analysis.speed import (ARCHS, DET_PATHS, PATHS, TRAIN_ARCHS,
                                       open_score_gate, ort_op_profile,
                                       profile_classifier,
                                       sgemm_peak_gflops)
+from mmshuffle.analysis.toy_table import toy_det_configs
 from mmshuffle.engine.cli import CLIError, run_cli
 from mmshuffle.engine.fileio import atomic_write
 
@@ -79,7 +83,17 @@ DET_CONFIGS = [
     'configs/retinanet/'
     'retinanet-lite_shufflenet-v1-1x-g3_lite-fpn_1x_coco.py',
     'configs/retinanet/retinanet-lite_mobilenet-v2-1x_lite-fpn_1x_coco.py',
+    'configs/ssdlite/ssdlite_shufflenet-v2-1x_320_coco.py',
+    'configs/ssdlite/ssdlite_shufflenet-v1-1x-g3_320_coco.py',
+    'configs/ssdlite/ssdlite_mobilenet-v2-1x_320_coco.py',
+    'configs/rtmdet_lite/rtmdet-lite_shufflenet-v2-1x_320_coco.py',
+    'configs/rtmdet_lite/rtmdet-lite_shufflenet-v1-1x-g3_320_coco.py',
+    'configs/rtmdet_lite/rtmdet-lite_mobilenet-v2-1x_320_coco.py',
 ]
+#: ``det --toy``: the toy detectors of docs/detection.md's accuracy-latency
+#: table (4 classes), against the toy RetinaNet that make demo trains
+TOY_DET_CONFIGS = toy_det_configs()
+TOY_REFERENCE_DET = 'configs/toy/retinanet_shufflenet-v2-1x_fpn_toy-det.py'
 #: the detector whose targets docs/benchmarks.md tracks (and --profile)
 TARGET_DET = 'retinanet-lite_shufflenet-v2-1x_lite-fpn_1x_coco'
 #: the classifier whose targets docs/benchmarks.md tracks
@@ -131,10 +145,16 @@ def parse_args(argv=None):
                      choices=list(DET_PATHS),
                      help='forward: the network alone; the others end to '
                      'end (default: forward)')
-    names = [model_name(p) for p in DET_CONFIGS[1:]]
-    det.add_argument('--models', nargs='+', default=names, choices=names,
+    names = [model_name(p) for p in DET_CONFIGS[1:] + TOY_DET_CONFIGS
+             if p != TOY_REFERENCE_DET]
+    det.add_argument('--models', nargs='+', choices=names,
                      help='the detectors besides the reference (default: '
-                     'all)')
+                     'all of the set)')
+    det.add_argument('--toy', action='store_true',
+                     help='the toy detectors of the accuracy-latency table '
+                     f'(4 classes) against {model_name(TOY_REFERENCE_DET)}, '
+                     'instead of the COCO configs against mmdet\'s '
+                     'RetinaNet-ResNet18-FPN')
     det.add_argument('--sizes', type=int, nargs='+', default=[320, 640])
     det.add_argument('--threads', type=int, nargs='+', default=[1],
                      help='thread counts to measure (0 = all cores)')
@@ -160,14 +180,22 @@ def build_detector(path):
     return model.eval()
 
 
+def det_set(toy):
+    """(reference config, the other configs) of ``det`` or ``det --toy``."""
+    if toy:
+        return TOY_REFERENCE_DET, [p for p in TOY_DET_CONFIGS
+                                   if p != TOY_REFERENCE_DET]
+    return REFERENCE_DET, DET_CONFIGS[1:]
+
+
 def bench_det(args, threads):
     """Every detector of DET_CONFIGS (those of ``--models`` and the
     reference) on every path, size and thread count
     (:func:`mmshuffle.analysis.speed.bench_detectors`); with ``--profile``
     also the onnxruntime profile of TARGET_DET."""
     import tempfile
-    configs = [REFERENCE_DET] + [p for p in DET_CONFIGS[1:]
-                                 if model_name(p) in args.models]
+    reference, pool = det_set(args.toy)
+    configs = [reference] + [p for p in pool if model_name(p) in args.models]
     with torch.random.fork_rng(devices=[]), \
             tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
@@ -177,7 +205,7 @@ def bench_det(args, threads):
             # gate so that decoding and NMS do their full work
             for model in models.values():
                 open_score_gate(model)
-        rows = bench_detectors(models, model_name(REFERENCE_DET),
+        rows = bench_detectors(models, model_name(reference),
                                args.paths, threads, args.sizes, args.runs,
                                args.warmup, directory=tmp)
         for row in rows:
@@ -302,14 +330,25 @@ def main(argv=None):
         if args.profile and 'onnxruntime' not in args.paths:
             raise CLIError('--profile profiles the onnxruntime path: add '
                            'onnxruntime to --paths')
+        _, pool = det_set(args.toy)
+        names = [model_name(p) for p in pool]
+        if args.models is None:
+            args.models = names
+        wrong = [m for m in args.models if m not in names]
+        if wrong:
+            raise CLIError(f'--models {wrong[0]} is not in the '
+                           f'{"toy " if args.toy else ""}set; choose from '
+                           f'{names}')
         if args.profile and TARGET_DET not in args.models:
             raise CLIError(f'--profile profiles {TARGET_DET}: add it to '
                            '--models')
+        reference = ('the toy RetinaNet on ShuffleNet V2' if args.toy else
+                     'RetinaNet-ResNet18-FPN')
         print(f'torch {torch.__version__}, {cpu_name()}, threads '
-              f'{threads}, batch 1; ratio = median / '
-              'RetinaNet-ResNet18-FPN median (same path kind, size and '
-              'threads)', flush=True)
-        info.update(machine=machine(), paths=args.paths, models=args.models,
+              f'{threads}, batch 1; ratio = median / {reference} median '
+              '(same path kind, size and threads)', flush=True)
+        info.update(machine=machine(), paths=args.paths, toy=args.toy,
+                    models=args.models,
                     threads=threads, sizes=args.sizes, runs=args.runs,
                     warmup=args.warmup, load_average_before=os.getloadavg())
         results, profiles = bench_det(args, threads)

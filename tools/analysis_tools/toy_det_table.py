@@ -1,0 +1,271 @@
+"""Train the toy detectors of the accuracy-latency table with one budget
+and record their COCO box mAP.
+
+    python tools/analysis_tools/toy_det_table.py [--epochs N] [--jobs 2]
+        [--threads T] [--families F ...] [--backbones B ...]
+        [--work-dir work_dirs/toy_det_table]
+        [--json docs/benchmarks/det_toy.json] [--force]
+    python tools/analysis_tools/toy_det_table.py --plot PNG
+        [--json docs/benchmarks/det_toy.json]
+        [--latency docs/benchmarks/det_toy_latency.json]
+
+The table's detectors are RetinaNet (CPU-sized), RetinaNet-lite, SSDLite
+and RTMDet-lite on ShuffleNet V2 1x, ShuffleNet V1 1x g3 and MobileNet V2
+1x: the toy configs ``configs/toy/<family>_<backbone>_*_toy-det.py``. Every
+one gets the same budget: the configs' 12 epochs of batch 4 over the 800
+training images, or ``--epochs N`` (the cosine decay then spans N epochs),
+the backbone starting from the toy classifier of its backbone. The
+classifiers (``configs/toy/<backbone>_1xb64-30e_toy-shapes.py``, 30
+epochs) are trained first where their checkpoint (the detector configs'
+``pretrained``) is missing, in the order of ``--backbones``; the toy data
+sets are generated where missing.
+
+``--jobs N`` runs N trainings side by side, each with one thread (on a
+2-core machine two one-thread runs finish sooner than two two-thread runs
+in turn); each row records its threads and training seconds. A detector's
+figures are those of the validation mmengine runs after the last epoch
+(COCO bbox mAP, mAP50, mAP75 on the 200 val images; EMA weights where the
+config keeps an EMA), with its parameters and FLOPs at 320x320. The rows
+are written to ``--json`` as they finish (atomically); rows already there
+for the same config and number of epochs are kept unless ``--force``, so an
+interrupted run resumes where it stopped. Each run's log is
+``WORK_DIR/<config>/run.log``.
+
+``--plot PNG`` draws bbox mAP against forward latency (1 thread, at 320,
+from ``benchmark.py det --toy``'s JSON, ``--latency``): one point per
+detector and backbone.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+from mmengine.config import Config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+from mmshuffle.analysis.toy_table import (  # noqa: E402
+    BACKBONES, FAMILIES, TOY_SIZE, draw_map_latency, toy_det_config)
+from mmshuffle.engine.cli import CLIError, run_cli  # noqa: E402
+from mmshuffle.engine.fileio import atomic_write  # noqa: E402
+
+
+class Parser(argparse.ArgumentParser):
+    """Bad options: one ``error:`` line and exit 2."""
+
+    def error(self, message):
+        self.exit(2, f'error: {message}\n')
+
+
+def parse_args(argv=None):
+    parser = Parser(description=__doc__.split('\n')[0])
+    parser.add_argument('--families', nargs='+', default=list(FAMILIES),
+                        choices=list(FAMILIES))
+    parser.add_argument('--backbones', nargs='+', default=list(BACKBONES),
+                        choices=list(BACKBONES))
+    parser.add_argument('--epochs', type=int,
+                        help='the budget: epochs of batch 4 for every '
+                        "detector, the cosine decay over them (default: the "
+                        "configs' 12)")
+    parser.add_argument('--jobs', type=int, default=2,
+                        help='trainings side by side, one thread each')
+    parser.add_argument('--threads', type=int,
+                        help='threads per training (default: 1 with '
+                        '--jobs > 1, else all cores)')
+    parser.add_argument('--work-dir', default='work_dirs/toy_det_table')
+    parser.add_argument('--json', default='docs/benchmarks/det_toy.json')
+    parser.add_argument('--force', action='store_true',
+                        help='retrain rows already in --json')
+    parser.add_argument('--plot', metavar='PNG',
+                        help='only draw mAP against latency to PNG')
+    parser.add_argument('--latency',
+                        default='docs/benchmarks/det_toy_latency.json',
+                        help="benchmark.py det --toy's JSON (for --plot)")
+    return parser.parse_args(argv)
+
+
+def run(cmd, log_path, threads):
+    """Run one tool with ``threads`` intra-op threads, its output to
+    ``log_path``; returns (stdout text, seconds)."""
+    env = dict(os.environ)
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads),
+                   MKL_NUM_THREADS=str(threads))
+    os.makedirs(osp.dirname(log_path), exist_ok=True)
+    start = time.time()
+    with open(log_path, 'a') as log:
+        log.write(f'$ {" ".join(cmd)}\n')
+        log.flush()
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=log, text=True)
+        log.write(proc.stdout)
+    if proc.returncode != 0:
+        raise CLIError(f'{" ".join(cmd[1:3])} failed (exit '
+                       f'{proc.returncode}); its log: {log_path}')
+    return proc.stdout, time.time() - start
+
+
+def budget_of(cfg):
+    loader = cfg.train_dataloader
+    return dict(epochs=cfg.train_cfg.max_epochs,
+                batch_size=loader.batch_size)
+
+
+def train_classifier(py, backbone, checkpoint, threads, log_dir):
+    work_dir = osp.dirname(checkpoint)
+    config = osp.join('configs', 'toy', f'{backbone}_1xb64-30e_toy-shapes.py')
+    print(f'classifier {backbone}: training {config} -> {checkpoint}',
+          flush=True)
+    _, seconds = run([py, 'tools/train.py', config, '--work-dir', work_dir],
+                     osp.join(log_dir, f'{backbone}_toy-shapes.log'),
+                     threads)
+    if not osp.isfile(osp.join(ROOT, checkpoint)):
+        raise CLIError(f'training {config} left no {checkpoint}')
+    print(f'classifier {backbone}: {seconds:.0f} s', flush=True)
+
+
+def complexity(config):
+    """Parameters and FLOPs of a detector config at the toy size."""
+    from mmshuffle.analysis import model_complexity
+    from mmshuffle.engine.cli import build_model
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    info = model_complexity(build_model(cfg, pretrained=False),
+                            (TOY_SIZE, TOY_SIZE))
+    return dict(params=info['params'], flops=info['flops'])
+
+
+def final_metrics(work_dir):
+    """The COCO metrics of the validation mmengine runs after the last
+    epoch (from the newest run's ``vis_data/scalars.json``)."""
+    runs = sorted(glob.glob(osp.join(ROOT, work_dir, '*', 'vis_data',
+                                     'scalars.json')))
+    if not runs:
+        raise CLIError(f'{work_dir} has no vis_data/scalars.json')
+    with open(runs[-1]) as f:
+        records = [json.loads(ln) for ln in f if 'coco/bbox_mAP' in ln]
+    if not records:
+        raise CLIError(f'{runs[-1]} has no validation metrics')
+    return records[-1]
+
+
+def train_detector(py, family, backbone, work_root, threads, size,
+                   epochs):
+    config = toy_det_config(family, backbone)
+    name = osp.basename(config)[:-3]
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    options = []
+    if epochs:
+        # the budget, and the cosine decay over it; mmengine validates
+        # after the last epoch
+        options = ['--cfg-options', f'train_cfg.max_epochs={epochs}',
+                   f'train_cfg.val_interval={epochs}',
+                   f'param_scheduler.1.end={epochs}']
+        cfg.merge_from_dict({'train_cfg.max_epochs': epochs})
+    work_dir = osp.join(work_root, name)
+    log_path = osp.join(ROOT, work_dir, 'run.log')
+    print(f'{name}: training', flush=True)
+    _, seconds = run([py, 'tools/train.py', config, '--work-dir', work_dir,
+                      *options], log_path, threads)
+    metrics = final_metrics(work_dir)
+    iters = (cfg.train_cfg.max_epochs *
+             -(-800 // cfg.train_dataloader.batch_size))
+    row = dict(config=config, model=name, family=family, backbone=backbone,
+               **budget_of(cfg), iterations=iters,
+               train_seconds=round(seconds, 1), threads=threads, **size,
+               bbox_mAP=metrics['coco/bbox_mAP'],
+               bbox_mAP_50=metrics['coco/bbox_mAP_50'],
+               bbox_mAP_75=metrics['coco/bbox_mAP_75'])
+    print(f'{name}: bbox mAP {row["bbox_mAP"]:.3f}, mAP50 '
+          f'{row["bbox_mAP_50"]:.3f} ({seconds:.0f} s)', flush=True)
+    return row
+
+
+def load_rows(path):
+    if osp.isfile(path):
+        with open(path) as f:
+            return json.load(f)['results']
+    return []
+
+
+def save_rows(path, rows):
+    import platform
+
+    from mmshuffle.analysis.speed import cpu_name
+    data = dict(mode='toy-det', cpu=cpu_name(), cores=os.cpu_count(),
+                python=platform.python_version(), results=rows)
+    atomic_write((json.dumps(data, indent=2) + '\n').encode(), path)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.plot:
+        for path in (args.json, args.latency):
+            if not osp.isfile(path):
+                raise CLIError(f'--plot needs {path}: no such file')
+        with open(args.json) as f:
+            table = json.load(f)
+        with open(args.latency) as f:
+            latency = json.load(f)
+        draw_map_latency(table, latency, args.plot)
+        print(f'plot: {args.plot}')
+        return
+    if args.epochs is not None and args.epochs < 1:
+        raise CLIError(f'--epochs must be >= 1, got {args.epochs}')
+    if args.jobs < 1:
+        raise CLIError(f'--jobs must be >= 1, got {args.jobs}')
+    py = sys.executable
+    if args.threads is not None and args.threads < 1:
+        raise CLIError(f'--threads must be >= 1, got {args.threads}')
+    threads = args.threads or (1 if args.jobs > 1 else 0)
+    for task in ('cls', 'det'):
+        run([py, 'tools/misc/make_toy_data.py', task],
+            osp.join(ROOT, args.work_dir, 'data.log'), 0)
+    wanted = [(f, b) for b in args.backbones for f in args.families]
+    rows = [] if args.force else load_rows(args.json)
+    epochs = args.epochs or 12
+    done = {r['config'] for r in rows if r['epochs'] == epochs}
+    todo = [(f, b) for f, b in wanted if toy_det_config(f, b) not in done]
+    # the classifiers the remaining detectors start from
+    needed = {}
+    for family, backbone in todo:
+        cfg = Config.fromfile(osp.join(ROOT, toy_det_config(family,
+                                                            backbone)))
+        if not osp.isfile(osp.join(ROOT, cfg.pretrained)):
+            needed[backbone] = cfg.pretrained
+    sizes = {toy_det_config(f, b): complexity(toy_det_config(f, b))
+             for f, b in todo}
+    log_dir = osp.join(ROOT, args.work_dir)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        # the classifiers first; a detector waits for its backbone's
+        classifiers = {
+            b: pool.submit(train_classifier, py, b, ckpt, threads, log_dir)
+            for b, ckpt in needed.items()
+        }
+
+        def detector(family, backbone):
+            if backbone in classifiers:
+                classifiers[backbone].result()
+            config = toy_det_config(family, backbone)
+            return train_detector(py, family, backbone, args.work_dir,
+                                  threads, sizes[config], args.epochs)
+
+        futures = [pool.submit(detector, f, b) for f, b in todo]
+        for fut in as_completed(futures):
+            row = fut.result()
+            rows = [r for r in rows if r['config'] != row['config']]
+            rows.append(row)
+            order = [toy_det_config(f, b) for b in BACKBONES
+                     for f in FAMILIES]
+            rows.sort(key=lambda r: order.index(r['config']))
+            save_rows(args.json, rows)
+    print(f'results: {args.json} ({len(rows)} detectors)')
+
+
+if __name__ == '__main__':
+    run_cli(main)
