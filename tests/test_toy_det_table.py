@@ -128,11 +128,13 @@ def test_plot_and_bad_options(tmp_path):
     png = draw_map_latency(table, latency, str(tmp_path / 'a.png'))
     with open(png, 'rb') as f:
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    fake = tmp_path / 'table.json'
+    fake.write_text(json.dumps(table))
     for argv, message in [
         (['--jobs', '0'], 'error: --jobs must be >= 1, got 0'),
         (['--families', 'yolo'], "error: argument --families: invalid "
          "choice: 'yolo'"),
-        (['--plot', str(tmp_path / 'b.png'), '--latency',
+        (['--plot', str(tmp_path / 'b.png'), '--json', str(fake), '--latency',
           str(tmp_path / 'none.json')],
          f'error: --plot needs {tmp_path / "none.json"}: no such file'),
     ]:

@@ -74,7 +74,7 @@ class MobileBackbone(BaseModule, DeployAware):
                          specs: List[Tuple[int, int]]) -> None:
         self.layer_names = tuple(names)
         self._layer_specs = tuple(specs)
-        num = len(names)
+        num = self.num_outputs
         self.out_indices = check_out_indices(self._requested_out_indices, num)
         self.frozen_stages = check_frozen_stages(
             self._requested_frozen_stages, num)
