@@ -35,6 +35,7 @@ import copy
 import json
 import logging
 import os
+import platform
 import statistics
 import tempfile
 import time
@@ -1160,3 +1161,15 @@ def e2e_targets_table(data: Dict, model: str, size: int = 320) -> str:
             f'{fp32["cpu_eager_ratio"]:.2f}x | '
             f'{_verdict(fp32["cpu_eager_ratio"], TARGET_E2E)} |')
     return '\n'.join(lines)
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or 'cpu'

@@ -104,13 +104,15 @@ def _pick(table: Dict, family: str, backbone: str) -> Dict:
 
 def rtmdet_target_table(table: Dict, latency: Dict) -> str:
     """The target (RTMDet-lite: higher toy bbox mAP than RetinaNet-lite at
-    no more than its 1-thread latency) per backbone, as Markdown."""
+    no more than its 1-thread latency) per backbone of the run, as
+    Markdown."""
     lines = [
         '| backbone | bbox mAP RTMDet-lite / RetinaNet-lite | latency '
         '1 thread RTMDet-lite / RetinaNet-lite | verdict |',
         '|---|---|---|---|'
     ]
-    for backbone in BACKBONES:
+    present = {r['backbone'] for r in table['results']}
+    for backbone in [b for b in BACKBONES if b in present]:
         rtm = _pick(table, 'rtmdet-lite', backbone)
         ret = _pick(table, 'retinanet-lite', backbone)
         t_rtm = latencies(latency, rtm['model'])['one']
@@ -150,8 +152,9 @@ def draw_map_latency(table: Dict, latency: Dict, png: str) -> str:
             ax.scatter([], [], marker=markers[family], color='grey',
                        label=FAMILY_LABELS[family])
     for backbone in BACKBONES:
-        ax.scatter([], [], marker='o', color=colours[backbone],
-                   label=BACKBONE_LABELS[backbone])
+        if backbone in {r['backbone'] for r in table['results']}:
+            ax.scatter([], [], marker='o', color=colours[backbone],
+                       label=BACKBONE_LABELS[backbone])
     ax.set_xscale('log')
     ax.set_xlabel(f'forward latency at {TOY_SIZE}x{TOY_SIZE}, batch 1, '
                   '1 thread (ms, log scale)')

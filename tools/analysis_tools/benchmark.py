@@ -64,7 +64,7 @@ import mmshuffle  # noqa: F401
 from mmshuffle.analysis.speed import (ARCHS, DET_PATHS, PATHS, TRAIN_ARCHS,
                                       bench_classifiers, bench_detectors,
                                       bench_training, calibration_inputs,
-                                      compute_floor, draw_chart,
+                                      compute_floor, cpu_name, draw_chart,
                                       open_score_gate, ort_op_profile,
                                       profile_classifier,
                                       sgemm_peak_gflops)
@@ -259,17 +259,6 @@ def machine():
         cpu=cpu_name(),
         cores=os.cpu_count(),
         python=platform.python_version())
-
-
-def cpu_name():
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'cpu'
 
 
 def main(argv=None):

@@ -28,7 +28,9 @@ figures are those of the validation mmengine runs after the last epoch
 config keeps an EMA), with its parameters and FLOPs at 320x320. The rows
 are written to ``--json`` as they finish (atomically); rows already there
 for the same config and number of epochs are kept unless ``--force``, so an
-interrupted run resumes where it stopped. Each run's log is
+interrupted run resumes where it stopped; a detector whose work dir holds
+a finished run of the same number of epochs is not retrained (its seconds
+are then those of its log, from first to last line). Each run's log is
 ``WORK_DIR/<config>/run.log``.
 
 ``--plot PNG`` draws bbox mAP against forward latency (1 thread, at 320,
@@ -40,10 +42,12 @@ import glob
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime
 
 from mmengine.config import Config
 
@@ -154,6 +158,31 @@ def final_metrics(work_dir):
     return records[-1]
 
 
+def finished_run(work_dir, epochs):
+    """The training seconds of a finished run of ``epochs`` epochs in
+    ``work_dir`` (its last checkpoint is ``epoch_<epochs>.pth`` and it was
+    validated after it), from the first and last time stamps of its
+    mmengine log; None where there is no such run."""
+    marker = osp.join(ROOT, work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        return None
+    with open(marker) as f:
+        if osp.basename(f.read().strip()) != f'epoch_{epochs}.pth':
+            return None
+    logs = sorted(glob.glob(osp.join(ROOT, work_dir, '*', '*.log')))
+    if not logs:
+        return None
+    stamps = []
+    with open(logs[-1]) as f:
+        for line in f:
+            if re.match(r'\d{4}/\d\d/\d\d \d\d:\d\d:\d\d', line):
+                stamps.append(datetime.strptime(line[:19],
+                                                '%Y/%m/%d %H:%M:%S'))
+    if not stamps or 'coco/bbox_mAP' not in open(logs[-1]).read():
+        return None
+    return (stamps[-1] - stamps[0]).total_seconds()
+
+
 def train_detector(py, family, backbone, work_root, threads, size,
                    epochs):
     config = toy_det_config(family, backbone)
@@ -169,9 +198,14 @@ def train_detector(py, family, backbone, work_root, threads, size,
         cfg.merge_from_dict({'train_cfg.max_epochs': epochs})
     work_dir = osp.join(work_root, name)
     log_path = osp.join(ROOT, work_dir, 'run.log')
-    print(f'{name}: training', flush=True)
-    _, seconds = run([py, 'tools/train.py', config, '--work-dir', work_dir,
-                      *options], log_path, threads)
+    seconds = finished_run(work_dir, cfg.train_cfg.max_epochs)
+    if seconds is None:
+        print(f'{name}: training', flush=True)
+        _, seconds = run([py, 'tools/train.py', config, '--work-dir',
+                          work_dir, *options], log_path, threads)
+    else:
+        print(f'{name}: its finished run in {work_dir} is reused',
+              flush=True)
     metrics = final_metrics(work_dir)
     iters = (cfg.train_cfg.max_epochs *
              -(-800 // cfg.train_dataloader.batch_size))
