@@ -179,10 +179,13 @@ def test_channels_last_training_equals_nchw(name, kwargs):
     with torch.no_grad():
         for a, b in zip(nchw.train(False)(x), nhwc.train(False)(x)):
             assert (a - b).abs().max() < 1e-4
-    # gradients: equal up to fp32 summation order (another reduction order
-    # in NHWC kernels), relative to each gradient's scale
+    # gradients: equal up to fp32 rounding (other reduction orders and
+    # algorithms in NHWC kernels), relative to each gradient's scale. On an
+    # AVX-512 AMD EPYC oneDNN's NHWC depthwise backward differs by 2.8e-3
+    # on MobileNet V2's last 2x2 maps (3% off float64 there, where NCHW is
+    # 0.02% off); a layout bug gives differences of order 1
     for (key, a), b in zip(nchw.named_parameters(), nhwc.parameters()):
-        assert (a.grad - b.grad).abs().max() <= 2e-3 * max(
+        assert (a.grad - b.grad).abs().max() <= 5e-3 * max(
             1.0, a.grad.abs().max().item()), key
 
 
