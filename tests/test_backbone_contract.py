@@ -180,8 +180,8 @@ def test_channels_last_training_equals_nchw(name, kwargs):
         for a, b in zip(nchw.train(False)(x), nhwc.train(False)(x)):
             assert (a - b).abs().max() < 1e-4
     # gradients: equal up to fp32 rounding (other reduction orders and
-    # algorithms in NHWC kernels), relative to each gradient's scale. On an
-    # AVX-512 AMD EPYC oneDNN's NHWC depthwise backward differs by 2.8e-3
+    # algorithms in NHWC kernels), relative to each gradient's scale. On a
+    # 2-core AMD EPYC oneDNN's NHWC depthwise backward differs by 2.8e-3
     # on MobileNet V2's last 2x2 maps (3% off float64 there, where NCHW is
     # 0.02% off); a layout bug gives differences of order 1
     for (key, a), b in zip(nchw.named_parameters(), nhwc.parameters()):

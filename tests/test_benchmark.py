@@ -445,10 +445,9 @@ def test_detector_runtimes_give_the_predict_paths_boxes(tmp_path):
         dets, labels = fns[path](x)
         assert dets.shape[:2] == labels.shape and dets.shape[2] == 5
         top = np.sort(dets[0, :, 4])[::-1][:10]
-        # random weights: INT8 kernels differ per CPU (0.07 measured on an
-        # AVX-512 AMD EPYC, under 0.05 on an Intel Xeon); the trained
-        # model's INT8 accuracy is make demo's bar
-        assert np.abs(top - reference[0]['scores'][:10]).max() < 0.1, path
+        # 7-bit weights keep x86 without VNNI from saturating (8-bit ones
+        # moved these scores by 0.07 on an AVX2 AMD EPYC)
+        assert np.abs(top - reference[0]['scores'][:10]).max() < 0.05, path
     # the reference runs the PyTorch paths only; ratios per path kind
     rows = bench_detectors({'ref': model, 'lite': model}, 'ref',
                            ['forward', 'pytorch', 'onnxruntime'], [1],

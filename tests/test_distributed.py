@@ -36,15 +36,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+def one_thread_env(**extra):
+    """The environment of every process the tests start: one CPU thread,
+    so that the single-process reference computes with the same kernels as
+    each rank (oneDNN picks its convolution algorithm by thread count, and
+    an untrained detector's near-equal scores reorder on the difference)."""
+    return dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+                **extra)
+
+
 def launch(args, cwd, check=True):
     """Run a shell script of tools/ with the test's interpreter, one CPU
     thread per process and a free port."""
-    env = dict(
-        os.environ,
+    env = one_thread_env(
         PYTHON=sys.executable,
         PORT=str(free_port()),
-        OMP_NUM_THREADS='1',
-        MKL_NUM_THREADS='1',
         PYTHONWARNINGS='ignore',
         PYTHONPATH=os.pathsep.join(
             [TESTS, os.environ.get('PYTHONPATH', '')]))
@@ -150,7 +156,7 @@ def test_classification_ddp_train_then_dist_test(workspace, tmp_path):
         [sys.executable, osp.join(ROOT, 'tools', 'test.py'), CLS_CFG, ckpt,
          '--work-dir', str(tmp_path / 'single'), '--out',
          str(tmp_path / 'single.pkl'), '--cfg-options'] + LOADERS,
-        cwd=workspace, capture_output=True, text=True)
+        cwd=workspace, capture_output=True, text=True, env=one_thread_env())
     assert single.returncode == 0, single.stderr[-3000:]
     dist = launch([
         osp.join(ROOT, 'tools', 'dist_test.sh'), CLS_CFG, ckpt,
@@ -200,7 +206,7 @@ def test_detection_ddp_train_then_dist_test(workspace, tmp_path):
         [sys.executable, osp.join(ROOT, 'tools', 'test.py'), DET_CFG, ckpt,
          '--work-dir', str(tmp_path / 'single'), '--out',
          str(tmp_path / 'single.pkl'), '--cfg-options'] + opts,
-        cwd=workspace, capture_output=True, text=True)
+        cwd=workspace, capture_output=True, text=True, env=one_thread_env())
     assert single.returncode == 0, single.stderr[-3000:]
     dist = launch([
         osp.join(ROOT, 'tools', 'dist_test.sh'), DET_CFG, ckpt,

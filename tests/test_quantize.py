@@ -50,6 +50,7 @@ def test_int8_detector_finds_the_float_boxes(tmp_path):
     assert {'QuantizeLinear', 'DequantizeLinear', 'NonMaxSuppression'} <= ops
     meta = read_metadata(str(int8))
     assert meta['precision'] == 'int8' and meta['task'] == 'detection'
+    assert meta['weight_bits'] == '7'
     xml = tmp_path / 'det_int8.xml'
     proc = quantize(LITE, fp32, '--out', xml, '--calib', 8, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -74,9 +75,10 @@ def test_int8_detector_finds_the_float_boxes(tmp_path):
             same = ref['labels'][top][:, None] == out['labels'][None]
             hit = ((overlap >= 0.5) & same).any(axis=1)
             # the float model's 20 best boxes, found again in INT8 with
-            # the same class at IoU >= 0.5 (mAP50's criterion; on this
-            # random-weight network INT8 moves some boxes below IoU 0.7;
-            # the accuracy on a trained detector is make demo's check)
+            # the same class at IoU >= 0.5 (mAP50's criterion). On an AVX2
+            # CPU without VNNI, 8-bit weights saturate and found as few as
+            # 40% of them; the default 7-bit weights find them all. The
+            # accuracy on a trained detector is make demo's check.
             assert hit.mean() >= 0.9, (backend, hit.mean())
 
 
@@ -91,6 +93,8 @@ def test_quantize_bad_input(tmp_path):
          '.onnx or .xml'),
         ((LITE, tmp_path / 'm.onnx', '--out', tmp_path / 'o.onnx',
           '--calib', 0), '--calib'),
+        ((LITE, tmp_path / 'm.onnx', '--out', tmp_path / 'o.onnx',
+          '--weight-bits', 6), '--weight-bits must be 7 or 8, got 6'),
         ((cls_cfg, tmp_path / 'm.onnx', '--out', tmp_path / 'o.onnx'),
          'cannot read'),
     ]
@@ -101,3 +105,10 @@ def test_quantize_bad_input(tmp_path):
         assert len(lines) == 1 and lines[0].startswith('error:'), lines
         assert message in lines[0], (args, lines[0])
     assert not (tmp_path / 'o.onnx').exists()
+
+
+def test_quantize_onnx_refuses_bad_weight_bits(tmp_path):
+    from mmshuffle.deploy.quantize import quantize_onnx
+    with pytest.raises(ValueError, match='weight_bits must be 7 or 8, got 9'):
+        quantize_onnx(str(tmp_path / 'm.onnx'), str(tmp_path / 'o.onnx'),
+                      [np.zeros((1, 3, 8, 8), np.float32)], weight_bits=9)

@@ -2,7 +2,12 @@
 
 onnxruntime's static quantization (``quantize_static``) in QDQ form:
 per-channel symmetric int8 weights, per-tensor uint8 activations whose
-ranges are calibrated (min-max) on real images. Only the arithmetic
+ranges are calibrated (min-max) on real images. The weights use 7 bits
+by default (onnxruntime's ``reduce_range``): on x86 CPUs without VNNI,
+onnxruntime and OpenVINO multiply uint8 by int8 with ``VPMADDUBSW``, whose
+int16 sums of two products saturate with full-range weights (measured in
+docs/deployment.md); CPUs with VNNI and ARM do not saturate and may take
+``weight_bits=8``. Only the arithmetic
 operators are quantized (``Conv``, ``Gemm``, ``MatMul``); a detector's box
 decoding, NMS and top-K stay in float. The QDQ file runs in onnxruntime
 and in OpenVINO (which reads the quantize/dequantize pairs as INT8), and
@@ -58,15 +63,19 @@ def quantize_onnx(model_path: str,
                   out_path: str,
                   calibration: Iterable[np.ndarray],
                   per_channel: bool = True,
-                  exclude: Optional[Callable[[object], bool]] = None) -> str:
+                  exclude: Optional[Callable[[object], bool]] = None,
+                  weight_bits: int = 7) -> str:
     """Quantize ``model_path`` to ``out_path`` (``.onnx``, or ``.xml`` for
     an OpenVINO IR), calibrated on the input arrays of ``calibration``;
     the ``mmshuffle.*`` metadata is carried over, with ``precision`` set to
-    ``int8``. Written atomically. ``exclude(node)`` may keep nodes in
-    float.
+    ``int8`` and ``weight_bits`` recorded. Written atomically.
+    ``exclude(node)`` may keep nodes in float. ``weight_bits`` is 7 (right
+    on every CPU) or 8 (only for CPUs whose int8 products do not saturate:
+    x86 with VNNI, ARM); see the module's docstring.
 
     Raises:
-        ValueError: no calibration data, or a bad ``out_path``.
+        ValueError: no calibration data, a bad ``out_path`` or
+            ``weight_bits``.
     """
     import onnx
     from onnxruntime.quantization import (CalibrationMethod, QuantFormat,
@@ -75,6 +84,8 @@ def quantize_onnx(model_path: str,
     from mmshuffle.engine.fileio import atomic_write
 
     from .detector import read_metadata, set_metadata
+    if weight_bits not in (7, 8):
+        raise ValueError(f'weight_bits must be 7 or 8, got {weight_bits!r}')
     if not out_path.endswith(('.onnx', '.xml')):
         raise ValueError(f'the quantized model is a .onnx or .xml file, got '
                          f'{out_path!r}')
@@ -98,6 +109,7 @@ def quantize_onnx(model_path: str,
             quant_format=QuantFormat.QDQ,
             op_types_to_quantize=list(QUANTIZED_OPS),
             per_channel=per_channel,
+            reduce_range=weight_bits == 7,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             nodes_to_exclude=excluded,
@@ -105,7 +117,8 @@ def quantize_onnx(model_path: str,
             extra_options=dict(WeightSymmetric=True,
                                ActivationSymmetric=False))
         quantized = onnx.load(tmp_out)
-        meta.update(precision='int8', calibration_images=str(len(batches)))
+        meta.update(precision='int8', calibration_images=str(len(batches)),
+                    weight_bits=str(weight_bits))
         set_metadata(quantized, meta)
         if out_path.endswith('.onnx'):
             atomic_write(quantized.SerializeToString(), out_path)

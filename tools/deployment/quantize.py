@@ -1,7 +1,7 @@
 """INT8 post-training quantization of an exported classifier or detector.
 
     python tools/deployment/quantize.py CONFIG MODEL.onnx --out M_int8.onnx
-        [--calib 64] [--seed 0] [--float-predictors]
+        [--calib 64] [--seed 0] [--float-predictors] [--weight-bits 7]
 
 MODEL.onnx is a file exported by ``tools/deployment/pytorch2onnx.py``
 (a classifier, or an end-to-end detector). ``--calib`` images are drawn
@@ -12,7 +12,10 @@ per-channel int8 weights, uint8 activations, on Conv/Gemm/MatMul; see
 :mod:`mmshuffle.deploy.quantize`). ``--out`` ending in ``.xml`` writes an
 OpenVINO IR of the quantized model instead (its ``.bin`` beside it).
 ``--float-predictors`` keeps a detector's last class/box convolutions in
-float. Evaluate the result with ``tools/deployment/test_onnx.py``.
+float. ``--weight-bits 8`` quantizes the weights to the full int8 range,
+only right on CPUs with VNNI and on ARM; the default 7 bits keep x86 CPUs
+without VNNI from saturating. Evaluate the result with
+``tools/deployment/test_onnx.py``.
 """
 import argparse
 import copy
@@ -39,6 +42,9 @@ def parse_args(argv=None):
     parser.add_argument('--float-predictors', action='store_true',
                         help="detector: keep the head's last convolutions "
                         'in float')
+    parser.add_argument('--weight-bits', type=int, default=7,
+                        help='7 (default): right on every CPU; 8: only for '
+                        'CPUs with VNNI or ARM (x86 without VNNI saturates)')
     return parser.parse_args(argv)
 
 
@@ -102,6 +108,9 @@ def main(argv=None):
                        f'{args.out!r}')
     if args.calib < 1:
         raise CLIError(f'--calib must be >= 1, got {args.calib}')
+    if args.weight_bits not in (7, 8):
+        raise CLIError(f'--weight-bits must be 7 or 8, got '
+                       f'{args.weight_bits}')
     import onnx
 
     from mmshuffle.deploy.detector import read_metadata
@@ -132,12 +141,14 @@ def main(argv=None):
     excluded = set(head_predictors(proto)) if args.float_predictors else set()
     try:
         quantize_onnx(args.model, args.out, inputs,
-                      exclude=lambda node: node.name in excluded)
+                      exclude=lambda node: node.name in excluded,
+                      weight_bits=args.weight_bits)
     except (ValueError, ImportError) as err:
         raise CLIError(str(err)) from None
     kept = f', {len(excluded)} predictor convs kept in float' \
         if excluded else ''
-    print(f'quantized {args.model} -> {args.out} (INT8 QDQ, calibrated on '
+    print(f'quantized {args.model} -> {args.out} (INT8 QDQ, '
+          f'{args.weight_bits}-bit weights, calibrated on '
           f'{len(inputs)} training images{kept})')
 
 
