@@ -242,3 +242,47 @@ def test_train_test_show_dir_through_the_clis(tmp_path):
     pictures = list((tmp_path / 'pictures').rglob('*.png')) + list(
         (tmp_path / 'pictures').rglob('*.jpg'))
     assert len(pictures) == 4
+
+
+@pytest.mark.slow
+def test_test_tool_on_an_ema_detector(tmp_path):
+    """RTMDet-lite trains with an EMA hook, which saves the averaged weights
+    as the checkpoint's state_dict; tools/test.py evaluates them (plain and
+    --deploy) and gives the metrics of the training's last validation."""
+    import json
+    import subprocess
+    import sys
+    make_tiny_toy_data(tmp_path, det=(8, 4, 128))
+    config = osp.join(ROOT, 'configs', 'toy',
+                      'rtmdet-lite_shufflenet-v2-1x_320_toy-det.py')
+    common = [
+        'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+        'test_dataloader.num_workers=0', 'model.backbone.init_cfg=None',
+        'model.test_cfg.score_thr=0.0'  # an untrained model: keep every box
+    ]
+
+    def run(args):
+        proc = subprocess.run([sys.executable] + args, cwd=tmp_path,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        return proc
+
+    run([osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', 'run',
+         '--cfg-options', 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'
+         ] + common)
+    ckpt = torch.load(tmp_path / 'run' / 'epoch_1.pth', map_location='cpu',
+                      weights_only=False)
+    assert 'ema_state_dict' in ckpt
+    (scalars, ) = (tmp_path / 'run').glob('*/vis_data/scalars.json')
+    val = [json.loads(ln) for ln in scalars.read_text().splitlines()
+           if 'coco/bbox_mAP' in ln][-1]
+    for deploy in ([], ['--deploy']):
+        proc = run([osp.join(ROOT, 'tools', 'test.py'), config,
+                    'run/epoch_1.pth', '--work-dir', 'test', '--cfg-options'
+                    ] + common + deploy)
+        line = [ln for ln in proc.stdout.splitlines()
+                if ln.startswith('metrics ')][-1]
+        metrics = json.loads(line[len('metrics '):])
+        for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50'):
+            assert metrics[key] == pytest.approx(val[key], abs=1e-3), (
+                deploy, key, metrics[key], val[key])

@@ -50,16 +50,16 @@ IN_DEMO = {
     'configs/toy/shufflenet-v2-1x_1xb64-30e_toy-shapes.py '
     'work_dirs/demo_toy_shapes/shufflenet-v2-1x_toy-shapes.onnx',
     'tools/deployment/pytorch2onnx.py '
-    'configs/toy/retinanet_shufflenet-v2-1x_fpn_toy-det.py '
+    'configs/toy/rtmdet-lite_shufflenet-v2-1x_320_toy-det.py '
     'work_dirs/demo_toy_det/epoch_12.pth --out '
-    'work_dirs/demo_toy_det/retinanet_toy-det.onnx',
+    'work_dirs/demo_toy_det/rtmdet-lite_toy-det.onnx',
     'tools/deployment/test_onnx.py '
-    'configs/toy/retinanet_shufflenet-v2-1x_fpn_toy-det.py '
-    'work_dirs/demo_toy_det/retinanet_toy-det.onnx',
+    'configs/toy/rtmdet-lite_shufflenet-v2-1x_320_toy-det.py '
+    'work_dirs/demo_toy_det/rtmdet-lite_toy-det.onnx',
     'tools/deployment/quantize.py '
-    'configs/toy/retinanet_shufflenet-v2-1x_fpn_toy-det.py '
-    'work_dirs/demo_toy_det/retinanet_toy-det.onnx --out '
-    'work_dirs/demo_toy_det/retinanet_toy-det_int8.onnx --calib 64',
+    'configs/toy/rtmdet-lite_shufflenet-v2-1x_320_toy-det.py '
+    'work_dirs/demo_toy_det/rtmdet-lite_toy-det.onnx --out '
+    'work_dirs/demo_toy_det/rtmdet-lite_toy-det_int8.onnx --calib 64',
 }
 
 

@@ -63,6 +63,31 @@ def dump_metric(cfg, out: str):
     return DumpResults(out_file_path=out)
 
 
+def drop_ema_hooks(cfg) -> list:
+    """Remove the EMA hooks from ``custom_hooks``; returns their types.
+
+    An EMA hook keeps a second, averaged copy of the weights for training;
+    on saving, mmengine's ``EMAHook`` (and mmpretrain's, built on it) puts
+    the averaged weights in the checkpoint's ``state_dict``. That is what
+    mmdet's own test evaluates and what the exporters export, so the
+    tester loads the ``state_dict`` as it is. Kept, the hook would need
+    its copy before the checkpoint is loaded (mmengine builds it in
+    ``before_run``), and it would swap it with a ``--deploy`` model of
+    another layout.
+    """
+    def is_ema(hook):
+        kind = hook.get('type', '')
+        name = kind if isinstance(kind, str) else getattr(kind, '__name__',
+                                                          '')
+        return name.split('.')[-1] == 'EMAHook'
+
+    hooks = cfg.get('custom_hooks') or []
+    dropped = [h['type'] for h in hooks if is_ema(h)]
+    if dropped:
+        cfg.custom_hooks = [h for h in hooks if not is_ema(h)]
+    return dropped
+
+
 def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
@@ -73,6 +98,7 @@ def main(argv=None):
     # loaded once, strictly, below: mmengine's runner.test() would load
     # `load_from` again, non-strictly (and over a deploy-form model)
     cfg.load_from = None
+    drop_ema_hooks(cfg)
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
     fix_dataloaders(cfg)
