@@ -51,6 +51,11 @@ def test_int8_detector_finds_the_float_boxes(tmp_path):
     meta = read_metadata(str(int8))
     assert meta['precision'] == 'int8' and meta['task'] == 'detection'
     assert meta['weight_bits'] == '7'
+    # the same --seed gives the same calibration images and the same file
+    again = tmp_path / 'det_int8_again.onnx'
+    proc = quantize(LITE, fp32, '--out', again, '--calib', 8, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert again.read_bytes() == int8.read_bytes()
     xml = tmp_path / 'det_int8.xml'
     proc = quantize(LITE, fp32, '--out', xml, '--calib', 8, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -52,7 +52,7 @@ def calibration_inputs(cfg, count, seed, meta):
     """``count`` training images through the train pipeline and the data
     preprocessor: the graph's input arrays, one image each."""
     from mmengine.registry import DefaultScope
-    from mmengine.runner import Runner
+    from mmengine.runner import Runner, set_random_seed
     scope = cfg.get('default_scope', 'mmpretrain')
     if scope == 'mmdet':
         from mmdet.registry import MODELS
@@ -83,6 +83,10 @@ def calibration_inputs(cfg, count, seed, meta):
                          np.float32).reshape(1, -1, 1, 1)
         flip = json.loads(meta.get('bgr_to_rgb', 'false'))
     out = []
+    # the train pipeline's random augmentations draw from the global
+    # generators (no loader workers here to seed them): seed them so that
+    # --seed gives the same calibration images, and the same INT8 file
+    set_random_seed(seed)
     with torch.no_grad():
         for data in loader:
             inputs = preprocessor(data, False)['inputs'].float().numpy()
