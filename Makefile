@@ -22,8 +22,9 @@ docs: env
 format: env
 	$(PYTHON) -m ruff check --fix .
 
+# the 15 slowest tests are listed at the end, to keep the suite's time in view
 test: env lint docs
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q --durations=15
 
 clean-env:
 	rm -rf $(VENV)
