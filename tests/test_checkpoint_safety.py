@@ -222,10 +222,18 @@ def _run_until_iteration(args, cwd, iteration, then):
     (counted over all epochs), call ``then(proc)``. Returns the process
     (finished) and its whole output."""
     import re
+    import signal
+
+    def as_a_terminal_starts_it():
+        # a shell starts background jobs with SIGINT ignored, and the child
+        # inherits that (Python then never raises KeyboardInterrupt); a
+        # command typed at a terminal has the default
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     proc = subprocess.Popen(
         args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         text=True, env=dict(os.environ, OMP_NUM_THREADS='1'),
-        start_new_session=True)
+        start_new_session=True, preexec_fn=as_a_terminal_starts_it)
     out, fired = [], False
     for line in proc.stdout:
         out.append(line)
