@@ -51,7 +51,7 @@ IN_DEMO = {
     'work_dirs/demo_toy_shapes/shufflenet-v2-1x_toy-shapes.onnx',
     'tools/deployment/pytorch2onnx.py '
     'configs/toy/rtmdet-lite_shufflenet-v2-1x_320_toy-det.py '
-    'work_dirs/demo_toy_det/epoch_12.pth --out '
+    'work_dirs/demo_toy_det/epoch_6.pth --out '
     'work_dirs/demo_toy_det/rtmdet-lite_toy-det.onnx',
     'tools/deployment/test_onnx.py '
     'configs/toy/rtmdet-lite_shufflenet-v2-1x_320_toy-det.py '

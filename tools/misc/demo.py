@@ -13,8 +13,9 @@
 2. Detection: generates the toy detection set if missing (data/toy_det),
    trains RTMDet-lite on ShuffleNet V2 (depthwise PAFPN, shared depthwise
    head, dynamic soft-label assignment, EMA; the toy table's choice,
-   docs/detection.md) starting from the classifier's checkpoint (init_cfg
-   Pretrained, prefix 'backbone.'), evaluates it with
+   docs/detection.md) for 6 epochs, starting from the
+   classifier's checkpoint (init_cfg Pretrained, prefix 'backbone.'),
+   evaluates it with
    tools/test.py --show-dir and prints the COCO bbox mAP and mAP50; the
    pictures of predicted boxes go to the work dir. Then exports it end to
    end (one ONNX graph, NMS inside), evaluates the file in onnxruntime,
@@ -44,6 +45,11 @@ CLS_CONFIG = osp.join('configs', 'toy',
                       'shufflenet-v2-1x_1xb64-30e_toy-shapes.py')
 DET_CONFIG = osp.join('configs', 'toy',
                       'rtmdet-lite_shufflenet-v2-1x_320_toy-det.py')
+# the detector trains 6 epochs (the cosine decay over them), not the
+# config's 12, to keep the demo's time; the accuracy-latency table's budget
+# of 4 epochs (docs/detection.md) gave mAP50 0.536 in a demo run, too close
+# to the bar of 0.5 for a check that must pass on every CPU
+DET_EPOCHS = 6
 
 
 def parse_args(argv=None):
@@ -120,9 +126,12 @@ def detection(args, py, cls_ckpt):
     step('toy detection data', [py, 'tools/misc/make_toy_data.py', 'det'])
     _, seconds = step('train the detector', [
         py, 'tools/train.py', DET_CONFIG, '--work-dir', args.det_work_dir,
-        '--cfg-options', f'model.backbone.init_cfg.checkpoint={cls_ckpt}'
+        '--cfg-options', f'model.backbone.init_cfg.checkpoint={cls_ckpt}',
+        f'train_cfg.max_epochs={DET_EPOCHS}',
+        f'train_cfg.val_interval={DET_EPOCHS}',
+        f'param_scheduler.1.end={DET_EPOCHS}'
     ])
-    ckpt = last_checkpoint(args.det_work_dir)  # epoch_12.pth (12 epochs)
+    ckpt = last_checkpoint(args.det_work_dir)  # epoch_6.pth
     show_dir = osp.join(args.det_work_dir, 'predictions')
     out, _ = step('test the detector', [
         py, 'tools/test.py', DET_CONFIG, ckpt, '--work-dir',
