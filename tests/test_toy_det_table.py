@@ -166,3 +166,46 @@ def test_benchmark_det_toy_measures_the_table_detectors(tmp_path):
     for t in threads:
         assert ('retinanet_shufflenet-v2-1x_fpn_toy-det', t, True) in names
         assert (model, t, False) in names
+
+
+def test_force_retrains_the_selected_rows_and_keeps_the_others(
+        tmp_path, monkeypatch):
+    """``--force`` replaces the rows of the detectors it is given and keeps
+    every other recorded row (it once dropped them all); without it, a
+    recorded row is not retrained. Training itself is replaced by a stand-in
+    that returns a new row: this checks the tool's bookkeeping."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('toy_det_table_tool', TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    table, _ = _fake_runs(0.45, 18.0)
+    for row in table['results']:
+        row.update(config=toy_det_config(row['family'], row['backbone']),
+                   epochs=4)
+    path = tmp_path / 'det_toy.json'
+    path.write_text(json.dumps(table))
+    trained = []
+
+    def fake_train(py, family, backbone, work_root, threads, size, epochs,
+                   reuse=True):
+        trained.append((family, backbone, reuse))
+        return dict(config=toy_det_config(family, backbone), model='new',
+                    family=family, backbone=backbone, epochs=epochs,
+                    bbox_mAP=0.9)
+
+    monkeypatch.setattr(tool, 'train_detector', fake_train)
+    monkeypatch.setattr(tool, 'complexity', lambda config: {})
+    monkeypatch.setattr(tool, 'run', lambda *a, **k: ('', 0.0))
+    monkeypatch.setattr(tool, 'train_classifier', lambda *a, **k: None)
+    argv = ['--epochs', '4', '--jobs', '1', '--families', 'ssdlite',
+            '--backbones', 'shufflenet-v1-1x-g3', '--json', str(path),
+            '--work-dir', str(tmp_path / 'runs')]
+    tool.main(argv)
+    assert trained == []   # recorded already: nothing to do
+    tool.main(argv + ['--force'])
+    assert trained == [('ssdlite', 'shufflenet-v1-1x-g3', False)]
+    rows = json.loads(path.read_text())['results']
+    assert [r['config'] for r in rows] == toy_det_configs()
+    new = [r for r in rows if r['model'] == 'new']
+    assert [(r['family'], r['backbone']) for r in new] == [
+        ('ssdlite', 'shufflenet-v1-1x-g3')]

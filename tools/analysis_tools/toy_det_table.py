@@ -27,10 +27,12 @@ figures are those of the validation mmengine runs after the last epoch
 (COCO bbox mAP, mAP50, mAP75 on the 200 val images; EMA weights where the
 config keeps an EMA), with its parameters and FLOPs at 320x320. The rows
 are written to ``--json`` as they finish (atomically); rows already there
-for the same config and number of epochs are kept unless ``--force``, so an
-interrupted run resumes where it stopped; a detector whose work dir holds
-a finished run of the same number of epochs is not retrained (its seconds
-are then those of its log, from first to last line). Each run's log is
+for the same config and number of epochs are kept, so an interrupted run
+resumes where it stopped; a detector whose work dir holds a finished run of
+the same number of epochs is not retrained (its seconds are then those of
+its log, from first to last line). ``--force`` retrains the selected
+detectors all the same (after a change to their configs) and replaces their
+rows; the other rows are kept. Each run's log is
 ``WORK_DIR/<config>/run.log``.
 
 ``--plot PNG`` draws bbox mAP against forward latency (1 thread, at 320,
@@ -85,7 +87,9 @@ def parse_args(argv=None):
     parser.add_argument('--work-dir', default='work_dirs/toy_det_table')
     parser.add_argument('--json', default='docs/benchmarks/det_toy.json')
     parser.add_argument('--force', action='store_true',
-                        help='retrain rows already in --json')
+                        help='retrain the selected detectors even where '
+                        '--json or their work dir holds a run (the other '
+                        'rows are kept)')
     parser.add_argument('--plot', metavar='PNG',
                         help='only draw mAP against latency to PNG')
     parser.add_argument('--latency',
@@ -184,7 +188,7 @@ def finished_run(work_dir, epochs):
 
 
 def train_detector(py, family, backbone, work_root, threads, size,
-                   epochs):
+                   epochs, reuse=True):
     config = toy_det_config(family, backbone)
     name = osp.basename(config)[:-3]
     cfg = Config.fromfile(osp.join(ROOT, config))
@@ -198,7 +202,8 @@ def train_detector(py, family, backbone, work_root, threads, size,
         cfg.merge_from_dict({'train_cfg.max_epochs': epochs})
     work_dir = osp.join(work_root, name)
     log_path = osp.join(ROOT, work_dir, 'run.log')
-    seconds = finished_run(work_dir, cfg.train_cfg.max_epochs)
+    seconds = (finished_run(work_dir, cfg.train_cfg.max_epochs)
+               if reuse else None)
     if seconds is None:
         print(f'{name}: training', flush=True)
         _, seconds = run([py, 'tools/train.py', config, '--work-dir',
@@ -261,9 +266,11 @@ def main(argv=None):
         run([py, 'tools/misc/make_toy_data.py', task],
             osp.join(ROOT, args.work_dir, 'data.log'), 0)
     wanted = [(f, b) for b in args.backbones for f in args.families]
-    rows = [] if args.force else load_rows(args.json)
+    # --force retrains the selected detectors only: the other rows stay
+    rows = load_rows(args.json)
     epochs = args.epochs or 12
-    done = {r['config'] for r in rows if r['epochs'] == epochs}
+    done = set() if args.force else {r['config'] for r in rows
+                                     if r['epochs'] == epochs}
     todo = [(f, b) for f, b in wanted if toy_det_config(f, b) not in done]
     # the classifiers the remaining detectors start from
     needed = {}
@@ -287,7 +294,8 @@ def main(argv=None):
                 classifiers[backbone].result()
             config = toy_det_config(family, backbone)
             return train_detector(py, family, backbone, args.work_dir,
-                                  threads, sizes[config], args.epochs)
+                                  threads, sizes[config], args.epochs,
+                                  reuse=not args.force)
 
         futures = [pool.submit(detector, f, b) for f, b in todo]
         for fut in as_completed(futures):
