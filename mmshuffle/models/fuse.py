@@ -22,7 +22,7 @@ import torch
 from mmcv.cnn import ConvModule
 from torch import nn
 
-from .utils import is_batch_norm
+from .utils import check_bool, is_batch_norm
 
 
 class DeployAware:
@@ -162,9 +162,7 @@ def switch_to_deploy(model: nn.Module, channels_last: bool = False):
     if not isinstance(model, nn.Module):
         raise TypeError('switch_to_deploy expects an nn.Module, but got '
                         f'{type(model).__name__}')
-    if not isinstance(channels_last, bool):
-        raise TypeError('channels_last must be a bool, but got '
-                        f'{channels_last!r}')
+    check_bool('channels_last', channels_last)
     model.eval()
     fuse_conv_bn(model)
     if channels_last:

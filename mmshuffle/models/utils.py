@@ -100,6 +100,13 @@ def check_positive_number(name: str, value, allowed=None) -> float:
     return value
 
 
+def check_bool(name: str, value) -> bool:
+    """Validate a ``bool`` flag argument (``0``/``1`` are refused too)."""
+    if not isinstance(value, bool):
+        raise TypeError(f'{name} must be a bool, but got {value!r}')
+    return value
+
+
 def check_positive_int(name: str, value) -> int:
     """Validate a positive ``int`` argument (e.g. a channel count)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -1,4 +1,5 @@
-"""The backbone contract shared by every mmshuffle network.
+"""The backbone contract shared by every mmshuffle network, and the pieces
+its building blocks share.
 
 A subclass builds a *stem* and an ordered list of *output layers* (the
 modules whose outputs ``out_indices`` select) and describes each layer's
@@ -14,16 +15,83 @@ networks:
 * ``feature_info``: the channels and stride of every returned output, so a
   neck's ``in_channels`` can be checked by code;
 * default weight initialisation, used only when ``init_cfg`` is ``None``.
+
+The units of every network derive from :class:`CheckpointedUnit` (gradient
+checkpointing) and build their convolutions with :func:`conv_norm_act`.
 """
 from typing import Dict, List, Sequence, Tuple
 
 import torch
+import torch.utils.checkpoint as cp
+from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import nn
 
 from ..fuse import DeployAware, switch_to_deploy
-from ..utils import (check_frozen_stages, check_out_indices,
+from ..utils import (check_bool, check_frozen_stages, check_out_indices,
                      check_positive_int, is_batch_norm)
+
+
+def conv_norm_act(in_channels: int,
+                  out_channels: int,
+                  kernel_size: int = 1,
+                  stride: int = 1,
+                  groups: int = 1,
+                  conv_cfg=None,
+                  norm_cfg=dict(type='BN'),
+                  act_cfg=None) -> ConvModule:
+    """A ``ConvModule`` (conv -> norm -> optional activation) whose padding,
+    ``kernel_size // 2``, keeps the spatial size at stride 1.
+
+    Args:
+        in_channels (int): input channels.
+        out_channels (int): output channels.
+        kernel_size (int): odd kernel size. Default: 1.
+        stride (int): stride of the convolution. Default: 1.
+        groups (int): groups of the convolution (``in_channels`` for a
+            depthwise one). Default: 1.
+        conv_cfg (dict, optional): convolution config. Default: None.
+        norm_cfg (dict): normalisation config. Default: ``dict(type='BN')``.
+        act_cfg (dict, optional): activation config, or None for none.
+            Default: None.
+    """
+    return ConvModule(
+        in_channels,
+        out_channels,
+        kernel_size=kernel_size,
+        stride=stride,
+        padding=kernel_size // 2,
+        groups=groups,
+        conv_cfg=conv_cfg,
+        norm_cfg=norm_cfg,
+        act_cfg=act_cfg)
+
+
+class CheckpointedUnit(BaseModule):
+    """A building block with optional gradient checkpointing.
+
+    Subclasses implement ``_inner_forward``. With ``with_cp`` and an input
+    that requires a gradient, ``forward`` keeps no intermediate activations
+    and recomputes them in the backward pass, trading compute for memory;
+    otherwise it calls ``_inner_forward`` directly.
+
+    Args:
+        with_cp (bool): gradient checkpointing. Default: False.
+        init_cfg (dict | list[dict], optional): initialisation config.
+            Default: None.
+    """
+
+    def __init__(self, with_cp: bool = False, init_cfg=None):
+        super().__init__(init_cfg)
+        self.with_cp = with_cp
+
+    def _inner_forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(self._inner_forward, x, use_reentrant=False)
+        return self._inner_forward(x)
 
 
 class MobileBackbone(BaseModule, DeployAware):
@@ -31,8 +99,34 @@ class MobileBackbone(BaseModule, DeployAware):
 
     Subclasses call ``super().__init__`` first, build their modules, then
     call :meth:`_register_layers` with the attribute names of the output
-    layers in order and each one's ``(channels, stride)``, and finally
-    :meth:`_finalize`.
+    layers in order and each one's ``(channels, stride)``; it validates
+    ``out_indices`` and ``frozen_stages`` and applies the freezing.
+
+    Every backbone takes the arguments below besides its own; this class
+    handles all but ``conv_cfg``, ``norm_cfg`` and ``act_cfg``, which the
+    subclasses pass to the layers they build. A backbone's docstring gives
+    its outputs (what each ``out_indices`` index selects), its default
+    ``out_indices`` and ``act_cfg``, and its initialisation.
+
+    Args:
+        in_channels (int): input image channels. Default: 3.
+        out_indices (Sequence[int]): which outputs to return: indices of
+            the output layers, in increasing order.
+        frozen_stages (int): -1 freezes nothing, 0 the stem, k the stem and
+            the first k outputs' layers (parameters and BN statistics).
+            Default: -1.
+        conv_cfg (dict, optional): convolution config. Default: None.
+        norm_cfg (dict): normalisation config. Default: ``dict(type='BN')``.
+        act_cfg (dict): activation config.
+        norm_eval (bool): keep every BatchNorm in eval mode while training.
+            Default: False.
+        with_cp (bool): gradient checkpointing of each unit. Default: False.
+        init_cfg (dict | list[dict], optional): initialisation config; when
+            None the backbone's own initialisation is used. Default: None.
+        channels_last (bool): keep weights and activations in the NHWC
+            memory format (the input is converted in ``forward``); outputs
+            are the same, CPU training and inference are faster (see
+            docs/benchmarks.md). Default: False.
     """
 
     def __init__(self,
@@ -45,18 +139,14 @@ class MobileBackbone(BaseModule, DeployAware):
                  channels_last: bool = False):
         super().__init__(init_cfg)
         self.in_channels = check_positive_int('in_channels', in_channels)
-        for name, flag in (('norm_eval', norm_eval), ('with_cp', with_cp),
-                           ('channels_last', channels_last)):
-            if not isinstance(flag, bool):
-                raise TypeError(f'{name} must be a bool, but got {flag!r}')
-        self.norm_eval = norm_eval
-        self.with_cp = with_cp
+        self.norm_eval = check_bool('norm_eval', norm_eval)
+        self.with_cp = check_bool('with_cp', with_cp)
         self._requested_out_indices = out_indices
         self._requested_frozen_stages = frozen_stages
         # inference form (see switch_to_deploy)
         self.deploy = False
         # NHWC weights and activations (set up in _register_layers)
-        self.channels_last = channels_last
+        self.channels_last = check_bool('channels_last', channels_last)
 
     # ------------------------------------------------------------------
     # what subclasses provide
@@ -74,18 +164,13 @@ class MobileBackbone(BaseModule, DeployAware):
                          specs: List[Tuple[int, int]]) -> None:
         self.layer_names = tuple(names)
         self._layer_specs = tuple(specs)
-        num = self.num_outputs
+        num = len(self.layer_names)
         self.out_indices = check_out_indices(self._requested_out_indices, num)
         self.frozen_stages = check_frozen_stages(
             self._requested_frozen_stages, num)
         self._freeze_stages()
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
-
-    @property
-    def num_outputs(self) -> int:
-        """How many layers ``out_indices`` can select from."""
-        return len(self.layer_names)
 
     @property
     def all_feature_info(self) -> List[Dict]:

@@ -7,22 +7,21 @@ equal mmpretrain 1.2.0's ``ShuffleNetV1``, so its checkpoints load strictly.
 ShuffleNet-Series), whose shuffle is the transpose of the usual one.
 """
 import math
+from functools import partial
 from typing import List, Sequence, Tuple
 
 import torch
-import torch.utils.checkpoint as cp
-from mmcv.cnn import ConvModule, build_activation_layer
-from mmengine.model import BaseModule
+from mmcv.cnn import build_activation_layer
 from torch import nn
 
 from mmshuffle.registry import MODELS
 
-from ..utils import (channel_shuffle, check_positive_number, make_divisible,
-                     shufflenet_init)
-from .base import MobileBackbone
+from ..utils import (channel_shuffle, check_bool, check_positive_number,
+                     make_divisible, shufflenet_init)
+from .base import CheckpointedUnit, MobileBackbone, conv_norm_act
 
 
-class ShuffleUnit(BaseModule):
+class ShuffleUnit(CheckpointedUnit):
     """The ShuffleNet V1 unit.
 
     Main branch: 1x1 group conv (BN, act) -> 3x3 depthwise conv (BN) ->
@@ -62,7 +61,7 @@ class ShuffleUnit(BaseModule):
                  with_cp: bool = False,
                  megvii: bool = False,
                  init_cfg=None):
-        super().__init__(init_cfg)
+        super().__init__(with_cp, init_cfg)
         if stride not in (1, 2):
             raise ValueError(f'stride must be 1 or 2, but got {stride}')
         if stride == 1 and in_channels != out_channels:
@@ -72,7 +71,6 @@ class ShuffleUnit(BaseModule):
         self.stride = stride
         self.groups = groups
         self.shuffle = shuffle
-        self.with_cp = with_cp
         bottleneck = out_channels // 4
         # the transposed shuffle is the usual one with C / g groups
         self.shuffle_groups = bottleneck // groups if megvii else groups
@@ -89,32 +87,12 @@ class ShuffleUnit(BaseModule):
                     f'{groups}): {what} ({value}) must be a positive '
                     f'multiple of {divisor}')
 
-        self.g_conv_1x1_compress = ConvModule(
-            in_channels,
-            bottleneck,
-            kernel_size=1,
-            groups=first_groups,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg)
-        self.depthwise_conv3x3_bn = ConvModule(
-            bottleneck,
-            bottleneck,
-            kernel_size=3,
-            stride=stride,
-            padding=1,
-            groups=bottleneck,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=None)
-        self.g_conv_1x1_expand = ConvModule(
-            bottleneck,
-            branch_out,
-            kernel_size=1,
-            groups=groups,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=None)
+        conv = partial(conv_norm_act, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
+        self.g_conv_1x1_compress = conv(
+            in_channels, bottleneck, groups=first_groups, act_cfg=act_cfg)
+        self.depthwise_conv3x3_bn = conv(
+            bottleneck, bottleneck, 3, stride, groups=bottleneck)
+        self.g_conv_1x1_expand = conv(bottleneck, branch_out, groups=groups)
         if stride == 2:
             self.avgpool = nn.AvgPool2d(kernel_size=3, stride=2, padding=1)
         self.act = build_activation_layer(act_cfg) if act_cfg \
@@ -131,11 +109,6 @@ class ShuffleUnit(BaseModule):
             # non-negative: act(cat(a, b)) == cat(a, act(b)).
             return torch.cat((self.avgpool(x), self.act(out)), dim=1)
         return self.act(x + out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(self._inner_forward, x, use_reentrant=False)
-        return self._inner_forward(x)
 
 
 def shufflenet_v1_channels(groups: int,
@@ -170,6 +143,10 @@ class ShuffleNetV1(MobileBackbone):
     """ShuffleNet V1 backbone.
 
     Outputs (``out_indices``): 0, 1, 2 = stages 2, 3, 4 at strides 8, 16, 32.
+    With ``init_cfg=None`` the paper's initialisation
+    (:func:`~mmshuffle.models.utils.shufflenet_init`) is used. The
+    arguments every backbone takes are described in
+    :class:`~mmshuffle.models.backbones.base.MobileBackbone`.
 
     Args:
         groups (int): groups of the 1x1 convolutions, one of 1, 2, 3, 4, 8.
@@ -185,22 +162,8 @@ class ShuffleNetV1(MobileBackbone):
             authors' width (24 channels at 1.5x instead of 36). Only
             ``groups`` 3 and 8 with ``widen_factor`` 0.5, 1.0, 1.5, 2.0 (the
             published networks). Default: False.
-        in_channels (int): input image channels. Default: 3.
         out_indices (Sequence[int]): which stages to return. Default: (2, ).
-        frozen_stages (int): -1 freezes nothing, 0 the stem, k the stem and
-            the first k stages (parameters and BN statistics). Default: -1.
-        conv_cfg (dict, optional): convolution config. Default: None.
-        norm_cfg (dict): normalisation config. Default: ``dict(type='BN')``.
         act_cfg (dict): activation config. Default: ``dict(type='ReLU')``.
-        norm_eval (bool): keep every BatchNorm in eval mode while training.
-            Default: False.
-        with_cp (bool): gradient checkpointing of each unit. Default: False.
-        init_cfg (dict | list[dict], optional): initialisation config; when
-            None the paper's initialisation is used. Default: None.
-        channels_last (bool): keep weights and activations in the NHWC
-            memory format (the input is converted in ``forward``); outputs
-            are the same, CPU training and inference are faster (see
-            docs/benchmarks.md). Default: False.
     """
 
     #: the paper's stage widths at 1x, per number of groups
@@ -243,10 +206,8 @@ class ShuffleNetV1(MobileBackbone):
                              f'{groups!r}')
         check_positive_number('widen_factor', widen_factor,
                               self.widen_factors)
-        if not isinstance(shuffle, bool):
-            raise TypeError(f'shuffle must be a bool, but got {shuffle!r}')
-        if not isinstance(megvii, bool):
-            raise TypeError(f'megvii must be a bool, but got {megvii!r}')
+        check_bool('shuffle', shuffle)
+        check_bool('megvii', megvii)
         if megvii and (groups, widen_factor) not in self.megvii_stems:
             raise ValueError(
                 'megvii=True exists for groups 3 and 8 with widen_factor '
@@ -262,15 +223,9 @@ class ShuffleNetV1(MobileBackbone):
             stem = self.megvii_stems[(groups, widen_factor)]
         self.stem_channels = stem
         self.stage_channels = tuple(stages)
-        self.conv1 = ConvModule(
-            self.in_channels,
-            stem,
-            kernel_size=3,
-            stride=2,
-            padding=1,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg)
+        self.conv1 = conv_norm_act(
+            self.in_channels, stem, kernel_size=3, stride=2,
+            conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
         self.layers = nn.ModuleList()

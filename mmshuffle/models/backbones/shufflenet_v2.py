@@ -9,21 +9,20 @@ ShuffleNet-Series): its units split the channels even/odd, shuffle nothing
 after the concatenation, and a stride-2 unit's projection branch keeps its
 input width; see :class:`ShuffleNetV2`.
 """
+from functools import partial
 from typing import Sequence
 
 import torch
-import torch.utils.checkpoint as cp
-from mmcv.cnn import ConvModule
-from mmengine.model import BaseModule
 from torch import nn
 
 from mmshuffle.registry import MODELS
 
-from ..utils import channel_shuffle, check_positive_number, shufflenet_init
-from .base import MobileBackbone
+from ..utils import (channel_shuffle, check_bool, check_positive_number,
+                     shufflenet_init)
+from .base import CheckpointedUnit, MobileBackbone, conv_norm_act
 
 
-class InvertedResidual(BaseModule):
+class InvertedResidual(CheckpointedUnit):
     """The ShuffleNet V2 unit.
 
     Stride 1: channel split in two halves; the first half is the identity,
@@ -53,7 +52,7 @@ class InvertedResidual(BaseModule):
                  extra_dw: bool = False,
                  megvii: bool = False,
                  init_cfg=None):
-        super().__init__(init_cfg)
+        super().__init__(with_cp, init_cfg)
         if stride not in (1, 2):
             raise ValueError(f'stride must be 1 or 2, but got {stride}')
         if out_channels % 2:
@@ -65,20 +64,8 @@ class InvertedResidual(BaseModule):
                              f'out_channels, but got {in_channels} and '
                              f'{out_channels}')
         self.stride = stride
-        self.with_cp = with_cp
         self.megvii = megvii
-
-        def conv(cin, cout, k, s=1, dw=False, act=True):
-            return ConvModule(
-                cin,
-                cout,
-                kernel_size=k,
-                stride=s,
-                padding=k // 2,
-                groups=cin if dw else 1,
-                conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg,
-                act_cfg=act_cfg if act else None)
+        conv = partial(conv_norm_act, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
 
         # megvii: branch1 keeps the input width, branch2 fills the rest
         branch1_out = in_channels if megvii else branch
@@ -86,16 +73,16 @@ class InvertedResidual(BaseModule):
             if megvii and stride == 2 else branch
         if stride == 2:
             self.branch1 = nn.Sequential(
-                conv(in_channels, in_channels, 3, stride, dw=True, act=False),
-                conv(in_channels, branch1_out, 1))
+                conv(in_channels, in_channels, 3, stride, groups=in_channels),
+                conv(in_channels, branch1_out, act_cfg=act_cfg))
         branch2_in = in_channels if stride == 2 else branch
-        extra = [conv(branch2_in, branch2_in, 3, dw=True, act=False)
+        extra = [conv(branch2_in, branch2_in, 3, groups=branch2_in)
                  ] if extra_dw else []
         self.branch2 = nn.Sequential(
             *extra,
-            conv(branch2_in, branch, 1),
-            conv(branch, branch, 3, stride, dw=True, act=False),
-            conv(branch, branch2_out, 1))
+            conv(branch2_in, branch, act_cfg=act_cfg),
+            conv(branch, branch, 3, stride, groups=branch),
+            conv(branch, branch2_out, act_cfg=act_cfg))
 
     def _inner_forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == 2:
@@ -109,18 +96,16 @@ class InvertedResidual(BaseModule):
             out = torch.cat((x1, self.branch2(x2)), dim=1)
         return out if self.megvii else channel_shuffle(out, 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(self._inner_forward, x, use_reentrant=False)
-        return self._inner_forward(x)
-
 
 @MODELS.register_module()
 class ShuffleNetV2(MobileBackbone):
     """ShuffleNet V2 backbone.
 
     Outputs (``out_indices``): 0, 1, 2 = stages 2, 3, 4 at strides 8, 16,
-    32; 3 = conv5 (stride 32).
+    32; 3 = conv5 (stride 32). With ``init_cfg=None`` the paper's
+    initialisation (:func:`~mmshuffle.models.utils.shufflenet_init`) is
+    used. The arguments every backbone takes are described in
+    :class:`~mmshuffle.models.backbones.base.MobileBackbone`.
 
     Args:
         widen_factor (float): one of 0.5, 1.0, 1.5, 2.0. Default: 1.0.
@@ -136,23 +121,8 @@ class ShuffleNetV2(MobileBackbone):
             width (first unit of 1x: branches of 24 and 92 channels instead
             of 58 and 58). Same outputs, strides and widths as the default
             network. Default: False.
-        in_channels (int): input image channels. Default: 3.
         out_indices (Sequence[int]): which outputs to return. Default: (3, ).
-        frozen_stages (int): -1 freezes nothing, 0 the stem, k the stem and
-            the first k outputs' layers (parameters and BN statistics).
-            Default: -1.
-        conv_cfg (dict, optional): convolution config. Default: None.
-        norm_cfg (dict): normalisation config. Default: ``dict(type='BN')``.
         act_cfg (dict): activation config. Default: ``dict(type='ReLU')``.
-        norm_eval (bool): keep every BatchNorm in eval mode while training.
-            Default: False.
-        with_cp (bool): gradient checkpointing of each unit. Default: False.
-        init_cfg (dict | list[dict], optional): initialisation config; when
-            None the paper's initialisation is used. Default: None.
-        channels_last (bool): keep weights and activations in the NHWC
-            memory format (the input is converted in ``forward``); outputs
-            are the same, CPU training and inference are faster (see
-            docs/benchmarks.md). Default: False.
     """
 
     #: stage 2/3/4 widths and conv5 width per ``widen_factor`` (the paper's)
@@ -183,25 +153,16 @@ class ShuffleNetV2(MobileBackbone):
                          with_cp, init_cfg, channels_last)
         check_positive_number('widen_factor', widen_factor,
                               self.arch_settings)
-        if not isinstance(extra_dw, bool):
-            raise TypeError(f'extra_dw must be a bool, but got {extra_dw!r}')
-        if not isinstance(megvii, bool):
-            raise TypeError(f'megvii must be a bool, but got {megvii!r}')
         self.widen_factor = widen_factor
-        self.extra_dw = extra_dw
-        self.megvii = megvii
+        self.extra_dw = check_bool('extra_dw', extra_dw)
+        self.megvii = check_bool('megvii', megvii)
         *stages, last = self.arch_settings[widen_factor]
         self.stage_channels = tuple(stages)
 
-        self.conv1 = ConvModule(
-            self.in_channels,
-            self.stem_channels,
-            kernel_size=3,
-            stride=2,
-            padding=1,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg)
+        conv = partial(conv_norm_act, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                       act_cfg=act_cfg)
+        self.conv1 = conv(
+            self.in_channels, self.stem_channels, kernel_size=3, stride=2)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
 
         self.layers = nn.ModuleList()
@@ -222,14 +183,7 @@ class ShuffleNetV2(MobileBackbone):
                         megvii=megvii))
                 in_ch = out_ch
             self.layers.append(nn.Sequential(*units))
-        self.layers.append(  # conv5
-            ConvModule(
-                in_ch,
-                last,
-                kernel_size=1,
-                conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg,
-                act_cfg=act_cfg))
+        self.layers.append(conv(in_ch, last))  # conv5
         specs = [(c, 2**(i + 3)) for i, c in enumerate(stages)] + [(last, 32)]
         self._register_layers([f'layers.{i}' for i in range(len(specs))],
                               specs)

@@ -18,18 +18,18 @@ unit's channel shuffle); a stride-2 unit concatenates a projection branch
 exactly what MEGVII's ``ShuffleNetV2_Plus`` computes, and
 ``tools/model_converters/megvii2mmshuffle.py`` converts its weights.
 """
+from functools import partial
 from typing import Sequence
 
 import torch
-import torch.utils.checkpoint as cp
-from mmcv.cnn import ConvModule, build_conv_layer
+from mmcv.cnn import build_conv_layer
 from mmengine.model import BaseModule
 from torch import nn
 
 from mmshuffle.registry import MODELS
 
 from ..utils import check_positive_int, shufflenet_init
-from .base import MobileBackbone
+from .base import CheckpointedUnit, MobileBackbone, conv_norm_act
 
 
 class SELayer(BaseModule):
@@ -59,13 +59,9 @@ class SELayer(BaseModule):
             raise ValueError(f'channels ({channels}) must be divisible by '
                              f'reduction ({reduction})')
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.conv1 = ConvModule(
-            channels,
-            channels // reduction,
-            kernel_size=1,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg)
+        self.conv1 = conv_norm_act(
+            channels, channels // reduction,
+            conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.conv2 = build_conv_layer(
             conv_cfg, channels // reduction, channels, 1, bias=False)
         self.gate = nn.Hardsigmoid()
@@ -74,7 +70,7 @@ class SELayer(BaseModule):
         return x * self.gate(self.conv2(self.conv1(self.pool(x))))
 
 
-class ShuffleNetV2PlusUnit(BaseModule):
+class ShuffleNetV2PlusUnit(CheckpointedUnit):
     """One ShuffleNetV2+ unit.
 
     Args:
@@ -103,7 +99,7 @@ class ShuffleNetV2PlusUnit(BaseModule):
                  act_cfg=dict(type='ReLU'),
                  with_cp: bool = False,
                  init_cfg=None):
-        super().__init__(init_cfg)
+        super().__init__(with_cp, init_cfg)
         if stride not in (1, 2):
             raise ValueError(f'stride must be 1 or 2, but got {stride}')
         if isinstance(block, bool) or block not in (0, 1, 2, 3):
@@ -118,40 +114,28 @@ class ShuffleNetV2PlusUnit(BaseModule):
                              f'{out_channels}')
         self.stride = stride
         self.block = block
-        self.with_cp = with_cp
         # the main branch sees the whole input at stride 2, the odd
         # channels at stride 1, and fills the output up to out_channels
         main_in = in_channels if stride == 2 else in_channels // 2
         mid = out_channels // 2
         main_out = out_channels - main_in
         kernel = self.KERNELS[block]
-
-        def conv(cin, cout, k=1, s=1, act=True):
-            return ConvModule(
-                cin,
-                cout,
-                kernel_size=k,
-                stride=s,
-                padding=k // 2,
-                groups=cin if k > 1 else 1,
-                conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg,
-                act_cfg=act_cfg if act else None)
+        conv = partial(conv_norm_act, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
 
         if block == 3:
             main = [
-                conv(main_in, main_in, 3, stride, act=False),
-                conv(main_in, mid),
-                conv(mid, mid, 3, act=False),
-                conv(mid, mid),
-                conv(mid, mid, 3, act=False),
-                conv(mid, main_out),
+                conv(main_in, main_in, 3, stride, groups=main_in),
+                conv(main_in, mid, act_cfg=act_cfg),
+                conv(mid, mid, 3, groups=mid),
+                conv(mid, mid, act_cfg=act_cfg),
+                conv(mid, mid, 3, groups=mid),
+                conv(mid, main_out, act_cfg=act_cfg),
             ]
         else:
             main = [
-                conv(main_in, mid),
-                conv(mid, mid, kernel, stride, act=False),
-                conv(mid, main_out),
+                conv(main_in, mid, act_cfg=act_cfg),
+                conv(mid, mid, kernel, stride, groups=mid),
+                conv(mid, main_out, act_cfg=act_cfg),
             ]
         self.branch_main = nn.Sequential(*main)
         self.se = SELayer(
@@ -159,8 +143,8 @@ class ShuffleNetV2PlusUnit(BaseModule):
             else None
         if stride == 2:
             self.branch_proj = nn.Sequential(
-                conv(in_channels, in_channels, kernel, 2, act=False),
-                conv(in_channels, in_channels))
+                conv(in_channels, in_channels, kernel, 2, groups=in_channels),
+                conv(in_channels, in_channels, act_cfg=act_cfg))
 
     def _inner_forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == 2:
@@ -172,18 +156,17 @@ class ShuffleNetV2PlusUnit(BaseModule):
             out = self.se(out)
         return torch.cat((proj, out), dim=1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(self._inner_forward, x, use_reentrant=False)
-        return self._inner_forward(x)
-
 
 @MODELS.register_module()
 class ShuffleNetV2Plus(MobileBackbone):
     """ShuffleNetV2+ backbone (see the module docstring).
 
     Outputs (``out_indices``): 0, 1, 2, 3 = the four stages at strides 4,
-    8, 16, 32; 4 = conv_last (1280 channels, stride 32).
+    8, 16, 32; 4 = conv_last (1280 channels, stride 32). With
+    ``init_cfg=None`` the authors' initialisation
+    (:func:`~mmshuffle.models.utils.shufflenet_init`) is used. The
+    arguments every backbone takes are described in
+    :class:`~mmshuffle.models.backbones.base.MobileBackbone`.
 
     Args:
         arch (str): 'small', 'medium' or 'large' (stage widths 36/104/208/
@@ -193,21 +176,7 @@ class ShuffleNetV2Plus(MobileBackbone):
             Xception-style unit). Default: None, the authors' published
             choice ``(0, 0, 3, 1, 1, 1, 0, 0, 2, 0, 2, 1, 1, 0, 2, 0, 2, 1,
             3, 2)``.
-        in_channels (int): input image channels. Default: 3.
         out_indices (Sequence[int]): which outputs to return. Default: (4, ).
-        frozen_stages (int): -1 freezes nothing, 0 the stem, k the stem and
-            the first k outputs' layers (parameters and BN statistics).
-            Default: -1.
-        conv_cfg (dict, optional): convolution config. Default: None.
-        norm_cfg (dict): normalisation config. Default: ``dict(type='BN')``.
-        norm_eval (bool): keep every BatchNorm in eval mode while training.
-            Default: False.
-        with_cp (bool): gradient checkpointing of each unit. Default: False.
-        init_cfg (dict | list[dict], optional): initialisation config; when
-            None the authors' initialisation is used. Default: None.
-        channels_last (bool): keep weights and activations in the NHWC
-            memory format (the input is converted in ``forward``).
-            Default: False.
 
     The activations are fixed by the architecture (ReLU in the first stage
     and in the squeeze-excitation bottlenecks, hard-swish elsewhere), so
@@ -260,15 +229,9 @@ class ShuffleNetV2Plus(MobileBackbone):
         self.stage_channels = tuple(stages)
         relu, hswish = dict(type='ReLU'), dict(type='HSwish')
 
-        self.conv1 = ConvModule(
-            self.in_channels,
-            stem,
-            kernel_size=3,
-            stride=2,
-            padding=1,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=hswish)
+        conv = partial(conv_norm_act, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                       act_cfg=hswish)
+        self.conv1 = conv(self.in_channels, stem, kernel_size=3, stride=2)
         self.layers = nn.ModuleList()
         in_ch, unit = stem, 0
         for i, (num_blocks, out_ch) in enumerate(
@@ -288,14 +251,7 @@ class ShuffleNetV2Plus(MobileBackbone):
                         with_cp=with_cp))
                 in_ch, unit = out_ch, unit + 1
             self.layers.append(nn.Sequential(*units))
-        self.layers.append(  # conv_last
-            ConvModule(
-                in_ch,
-                last,
-                kernel_size=1,
-                conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg,
-                act_cfg=hswish))
+        self.layers.append(conv(in_ch, last))  # conv_last
         specs = [(c, 2**(i + 2)) for i, c in enumerate(stages)] + [(last, 32)]
         self._register_layers([f'layers.{i}' for i in range(len(specs))],
                               specs)

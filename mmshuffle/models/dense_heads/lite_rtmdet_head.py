@@ -4,6 +4,8 @@ from mmdet.models.dense_heads import RTMDetSepBNHead
 
 from mmshuffle.registry import MODELS
 
+from ..utils import check_bool
+
 
 @MODELS.register_module()
 class LiteRTMDetHead(RTMDetSepBNHead):
@@ -35,11 +37,8 @@ class LiteRTMDetHead(RTMDetSepBNHead):
                  use_depthwise: bool = True,
                  share_conv: bool = True,
                  **kwargs):
-        for name, value in (('use_depthwise', use_depthwise),
-                            ('share_conv', share_conv)):
-            if not isinstance(value, bool):
-                raise TypeError(f'{name} must be a bool, but got '
-                                f'{value!r}')
+        check_bool('use_depthwise', use_depthwise)
+        check_bool('share_conv', share_conv)
         super().__init__(
             *args,
             use_depthwise=use_depthwise,

@@ -3,6 +3,8 @@ from mmdet.models.dense_heads import SSDHead
 
 from mmshuffle.registry import MODELS
 
+from ..utils import check_bool
+
 
 @MODELS.register_module()
 class SSDLiteHead(SSDHead):
@@ -20,9 +22,7 @@ class SSDLiteHead(SSDHead):
     """
 
     def __init__(self, *args, use_depthwise: bool = True, **kwargs):
-        if not isinstance(use_depthwise, bool):
-            raise TypeError(
-                f'use_depthwise must be a bool, but got {use_depthwise!r}')
+        check_bool('use_depthwise', use_depthwise)
         super().__init__(*args, use_depthwise=use_depthwise, **kwargs)
         # read by mmdet's post-processing only; SSD's loss is in loss_by_feat
         self.loss_cls = None

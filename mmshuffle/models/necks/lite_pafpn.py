@@ -7,7 +7,7 @@ from mmdet.models.necks import CSPNeXtPAFPN
 from torch import nn
 
 from mmshuffle.registry import MODELS
-from ..utils import check_positive_int
+from ..utils import check_bool, check_positive_int
 
 
 @MODELS.register_module()
@@ -60,9 +60,7 @@ class LitePAFPN(CSPNeXtPAFPN):
             check_positive_int('in_channels[i]', c)
         check_positive_int('out_channels', out_channels)
         check_positive_int('num_csp_blocks', num_csp_blocks)
-        if not isinstance(use_depthwise, bool):
-            raise TypeError(
-                f'use_depthwise must be a bool, but got {use_depthwise!r}')
+        check_bool('use_depthwise', use_depthwise)
         super().__init__(
             [out_channels] * len(in_channels),
             out_channels,
