@@ -11,10 +11,11 @@ import pytest
 import torch
 from helpers import in_own_process
 
-from mmshuffle.analysis.speed import (PATHS, RUNTIME_PATHS,
-                                      bench_classifiers, bench_training,
-                                      build_arch, build_classifier,
-                                      build_paths)
+from mmshuffle.analysis.bench.classifiers import (PATHS, RUNTIME_PATHS,
+                                                  bench_classifiers,
+                                                  build_arch, build_paths)
+from mmshuffle.analysis.bench.training import bench_training
+from mmshuffle.models.classifier import build_classifier
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(ROOT, 'tools', 'analysis_tools', 'benchmark.py')
@@ -187,7 +188,7 @@ def test_cls_tool_writes_json_and_chart_with_compile(tmp_path):
 def test_benchmarks_page_shows_the_recorded_run():
     """docs/benchmarks.md's latency tables are the ones rendered from the
     JSON that the documented command wrote (no hand-copied figures)."""
-    from mmshuffle.analysis.speed import markdown_table
+    from mmshuffle.analysis.report import markdown_table
     with open(osp.join(ROOT, 'docs', 'benchmarks', 'cls.json')) as f:
         data = json.load(f)
     page = open(osp.join(ROOT, 'docs', 'benchmarks.md')).read()
@@ -208,7 +209,7 @@ def test_benchmarks_page_complexity_table_is_measured():
 
     from mmshuffle.analysis import model_complexity
     from mmshuffle.deploy import switch_to_deploy
-    from mmshuffle.engine.cli import build_model
+    from mmshuffle.engine.configs import build_model
     page = open(osp.join(ROOT, 'docs', 'benchmarks.md')).read()
     page = page[page.index('## Complexity'):]
     names = {
@@ -239,18 +240,19 @@ def _recorded(name):
 def test_benchmarks_page_targets_and_compute_floor_are_the_recorded_run():
     """The targets table and the compute floor (sgemm figures and table)
     of docs/benchmarks.md are rendered from the recorded cls run."""
-    from mmshuffle.analysis.speed import floor_section, targets_table
+    from mmshuffle.analysis.report import floor_section, targets_table
     data = _recorded('cls.json')
     page = open(osp.join(ROOT, 'docs', 'benchmarks.md')).read()
     assert targets_table(data) in page
     assert floor_section(data) in page
 
 
-def test_readme_speed_figures_are_the_recorded_runs():
-    """README's classifier latencies and training ratios are those of the
-    recorded cls and train runs (docs/benchmarks.md)."""
+def test_benchmarks_summary_figures_are_the_recorded_runs():
+    """The summary of docs/benchmarks.md (classifier latencies and training
+    ratios) gives the figures of the recorded cls and train runs."""
     cls, train = _recorded('cls.json'), _recorded('train.json')
-    readme = ' '.join(open(osp.join(ROOT, 'README.md')).read().split())
+    summary = ' '.join(
+        open(osp.join(ROOT, 'docs', 'benchmarks.md')).read().split())
 
     def row(path):
         return [r for r in cls['results'] if r['threads'] == 1
@@ -260,19 +262,19 @@ def test_readme_speed_figures_are_the_recorded_runs():
     assert (f'torchvision eager {row("torchvision")["median_ms"]:.2f} ms; '
             f'mmshuffle compiled {compiled["median_ms"]:.2f} ms '
             f'({compiled["ratio"]:.2f}x), in onnxruntime '
-            f'{ort["median_ms"]:.2f} ms ({ort["ratio"]:.2f}x)') in readme
+            f'{ort["median_ms"]:.2f} ms ({ort["ratio"]:.2f}x)') in summary
     ratios = [r['ratio'] for r in train['results']
               if r['impl'] == 'mmshuffle channels_last']
     assert (f'train on CPU {min(ratios):.1f}x-{max(ratios):.1f}x as fast '
-            "as mmpretrain's") in readme
+            "as mmpretrain's") in summary
 
 
 def test_detector_figures_are_the_recorded_run():
     """docs/detection.md's latency table is rendered from the recorded
-    det run, the page shows the command that wrote it, and README's
-    ratio ranges are that run's."""
-    from mmshuffle.analysis.speed import (detector_ratio_range,
-                                          detector_table)
+    det run, the page shows the command that wrote it, and its ratio
+    ranges are that run's."""
+    from mmshuffle.analysis.report import (detector_ratio_range,
+                                           detector_table)
     data = _recorded('det.json')
     assert data['mode'] == 'det' and data['machine']['cores'] >= 1
     page = open(osp.join(ROOT, 'docs', 'detection.md')).read()
@@ -291,13 +293,12 @@ def test_detector_figures_are_the_recorded_run():
     loads = [data['load_average_before'][0], data['load_average_after'][0]]
     assert (f'(load average {min(loads):.1f} to {max(loads):.1f}, '
             'recorded in the JSON)') in text
-    readme = ' '.join(open(osp.join(ROOT, 'README.md')).read().split())
     size = max(data['sizes'])
     assert (f'at {size}x{size} takes '
             f'{detector_ratio_range(data, True, size)} of mmdet\'s '
             'RetinaNet-ResNet18-FPN (the stock RetinaNet on these '
             f'backbones: {detector_ratio_range(data, False, size)})'
-            ) in readme
+            ) in text
 
 
 @pytest.mark.slow
@@ -376,7 +377,7 @@ def test_shufflenet_v2_plus_is_the_authors_classifier_against_v2():
     against ShuffleNetV2 1x torchvision eager of the same run."""
     from mmengine.config import Config
 
-    from mmshuffle.engine.cli import build_model
+    from mmshuffle.engine.configs import build_model
     cfg = Config.fromfile(osp.join(
         ROOT, 'configs', 'shufflenet_v2_plus',
         'shufflenet-v2-plus-small_megvii-in1k.py'))
@@ -410,12 +411,13 @@ def test_detector_runtimes_give_the_predict_paths_boxes(tmp_path):
     import numpy as np
     from mmengine.config import Config
 
-    from mmshuffle.analysis.speed import (bench_detectors, count_detections,
-                                          detector_runners,
-                                          export_detector_files)
-    from mmshuffle.deploy.detector import (compare_detections,
-                                           predict_reference,
-                                           split_detections)
+    from mmshuffle.analysis.bench.detectors import (bench_detectors,
+                                                    count_detections,
+                                                    detector_runners,
+                                                    export_detector_files)
+    from mmshuffle.deploy.detection import (compare_detections,
+                                            predict_reference,
+                                            split_detections)
     from test_detector_export import build_detector
     cfg = Config.fromfile(osp.join(
         ROOT, 'configs', 'retinanet',
@@ -467,13 +469,14 @@ def test_detector_runtimes_give_the_predict_paths_boxes(tmp_path):
 
 
 def test_onnxruntime_profile_sums_kernel_time_per_operator(tmp_path):
-    from mmshuffle.analysis.speed import (calibration_inputs,
-                                          ort_op_profile, _export_once)
+    from mmshuffle.analysis.bench.profile import ort_op_profile
+    from mmshuffle.analysis.bench.runners import export_once
+    from mmshuffle.analysis.bench.timing import random_inputs
     from mmshuffle.deploy.onnx import ClassifierForExport
     torch.manual_seed(0)
-    path = _export_once(ClassifierForExport(build_arch('shufflenet-v2-1x'))
-                        .eval(), str(tmp_path), 'v2', (64, 64))
-    prof = ort_op_profile(path, calibration_inputs((64, 64), 1)[0],
+    path = export_once(ClassifierForExport(build_arch('shufflenet-v2-1x'))
+                       .eval(), str(tmp_path), 'v2', (64, 64))
+    prof = ort_op_profile(path, random_inputs((64, 64), 1)[0],
                           runs=2, top=3)
     ops = [o['op'] for o in prof['ops']]
     assert ops[0] == 'Conv' and ops[-1] == 'other' and len(ops) == 4
@@ -484,7 +487,7 @@ def test_onnxruntime_profile_sums_kernel_time_per_operator(tmp_path):
     convs = sum(n.op_type == 'Conv' for n in onnx.load(path).graph.node)
     # every convolution of the graph ran, as Conv or (with its activation
     # fused by onnxruntime) as FusedConv
-    every = ort_op_profile(path, calibration_inputs((64, 64), 1)[0],
+    every = ort_op_profile(path, random_inputs((64, 64), 1)[0],
                            runs=1, top=100)
     assert sum(o['nodes'] for o in every['ops']
                if o['op'] in ('Conv', 'FusedConv')) == convs
@@ -513,10 +516,10 @@ def test_benchmarks_page_runtime_sections_are_the_recorded_runs():
     """docs/benchmarks.md's OpenVINO/INT8 classifier tables, targets and
     profiles and its end-to-end detector tables, target and profiles are
     rendered from the recorded runs, whose commands the page shows."""
-    from mmshuffle.analysis.speed import (e2e_table, e2e_targets_table,
-                                          floor_section, profile_table,
-                                          runtime_table,
-                                          runtime_targets_table)
+    from mmshuffle.analysis.report import (e2e_table, e2e_targets_table,
+                                           floor_section, profile_table,
+                                           runtime_table,
+                                           runtime_targets_table)
     page = open(osp.join(ROOT, 'docs', 'benchmarks.md')).read()
     text = ' '.join(page.split())
     cls = _recorded('cls_runtimes.json')
@@ -559,8 +562,9 @@ def test_open_score_gate_lets_every_prior_through():
     candidate. With the gate open, every prior is a candidate."""
     from mmengine.config import Config
 
-    from mmshuffle.analysis.speed import detector_predict, open_score_gate
-    from mmshuffle.engine.cli import build_model
+    from mmshuffle.analysis.bench.detectors import (detector_predict,
+                                                    open_score_gate)
+    from mmshuffle.engine.configs import build_model
     cfg = Config.fromfile(osp.join(
         ROOT, 'configs', 'retinanet',
         'retinanet-lite_shufflenet-v2-1x_lite-fpn_1x_coco.py'))

@@ -3,7 +3,7 @@ import torch
 
 import mmshuffle  # noqa: F401
 from mmshuffle.analysis import model_complexity
-from mmshuffle.analysis.speed import build_classifier as classifier
+from mmshuffle.models.classifier import build_classifier as classifier
 
 
 @pytest.mark.parametrize('widen_factor,channels,paper_mflops', [

@@ -11,7 +11,7 @@ from mmcv.cnn import ConvModule
 from mmengine.registry import DefaultScope
 from torch import nn
 
-from mmshuffle.analysis.speed import build_classifier
+from mmshuffle.models.classifier import build_classifier
 from mmshuffle.deploy import (ConvAct, compile_for_inference, fold_bn,
                               fuse_conv_bn, is_deploy, switch_to_deploy)
 

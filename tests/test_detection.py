@@ -13,6 +13,7 @@ from mmengine.registry import DefaultScope
 
 import mmshuffle  # noqa: F401
 from mmshuffle.datasets.toy import DET_CLASSES, make_toy_detection
+from mmshuffle.engine.cli import parse_metrics
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DET_CONFIGS = sorted(
@@ -203,7 +204,6 @@ def test_coco_evaluation_of_perfect_predictions_is_1(tmp_path):
 
 @pytest.mark.slow
 def test_train_test_show_dir_through_the_clis(tmp_path):
-    import json
     import subprocess
     import sys
     make_tiny_toy_data(tmp_path, det=(8, 4, 128))
@@ -233,9 +233,7 @@ def test_train_test_show_dir_through_the_clis(tmp_path):
         '--work-dir', 'test', '--show-dir', 'pictures', '--cfg-options',
         'model.test_cfg.score_thr=0.0'  # an untrained model: keep every box
     ] + common)
-    line = [ln for ln in proc.stdout.splitlines()
-            if ln.startswith('metrics ')][-1]
-    metrics = json.loads(line[len('metrics '):])
+    metrics = parse_metrics(proc.stdout)
     for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_75',
                 'coco/bbox_mAP_s', 'coco/bbox_mAP_m', 'coco/bbox_mAP_l'):
         assert key in metrics
@@ -280,9 +278,7 @@ def test_test_tool_on_an_ema_detector(tmp_path):
         proc = run([osp.join(ROOT, 'tools', 'test.py'), config,
                     'run/epoch_1.pth', '--work-dir', 'test', '--cfg-options'
                     ] + common + deploy)
-        line = [ln for ln in proc.stdout.splitlines()
-                if ln.startswith('metrics ')][-1]
-        metrics = json.loads(line[len('metrics '):])
+        metrics = parse_metrics(proc.stdout)
         for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50'):
             assert metrics[key] == pytest.approx(val[key], abs=1e-3), (
                 deploy, key, metrics[key], val[key])

@@ -1,4 +1,4 @@
-"""End-to-end detector export (mmshuffle.deploy.detector): every detection
+"""End-to-end detector export (mmshuffle.deploy.detection): every detection
 config is supported by its head classes, unsupported heads are refused,
 and the ONNX graph (box decoding, NMS, top-K inside) gives mmdet's own
 predictions in onnxruntime, for single- and two-stage detectors, at any
@@ -16,14 +16,15 @@ from helpers import make_tiny_toy_data, randomize_bn_stats
 from mmengine.config import Config
 
 import mmshuffle  # noqa: F401
-from mmshuffle.deploy.detector import (DetectorForExport,
-                                       UnsupportedDetectorError,
-                                       check_detection_shape,
-                                       compare_detections, export_detector,
-                                       predict_reference, read_metadata,
-                                       split_detections)
+from mmshuffle.deploy.detection import (DetectorForExport,
+                                        UnsupportedDetectorError,
+                                        check_detection_shape,
+                                        compare_detections, export_detector,
+                                        predict_reference, split_detections)
+from mmshuffle.deploy.metadata import read_metadata
 from mmshuffle.deploy.runtime import DetectionSession, load_runtime
-from mmshuffle.engine.cli import build_model
+from mmshuffle.engine.cli import parse_metrics
+from mmshuffle.engine.configs import build_model
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOY = osp.join(ROOT, 'configs', 'toy')
@@ -211,12 +212,6 @@ def run(tool, *args, cwd):
          *map(str, args)], cwd=cwd, capture_output=True, text=True)
 
 
-def metrics_of(stdout):
-    import json
-    line = [ln for ln in stdout.splitlines() if ln.startswith('metrics ')]
-    return json.loads(line[-1][len('metrics '):])
-
-
 TRAIN_CFG = '''_base_ = [{base!r}]
 model = dict(backbone=dict(init_cfg=None))
 train_cfg = dict(max_epochs=1, val_interval=10)
@@ -263,7 +258,7 @@ def test_onnx_detector_evaluates_like_pytorch(trained):
         proc = run(tool, *args, '--out', out, cwd=root)
         assert proc.returncode == 0, proc.stderr[-2000:]
         with open(out, 'rb') as f:  # written by this test: trusted
-            runs[name] = (metrics_of(proc.stdout), pickle.load(f))
+            runs[name] = (parse_metrics(proc.stdout), pickle.load(f))
         if name == 'openvino':
             assert 'with openvino (f32' in proc.stdout
     reference, torch_preds = runs.pop('torch')

@@ -14,6 +14,7 @@ import pytest
 import torch
 from helpers import make_tiny_toy_data
 
+from mmshuffle.engine.cli import METRICS_PREFIX, parse_metrics
 from mmshuffle.engine.dist import (DistSetupError, _slurm_env,
                                    choose_backend)
 
@@ -64,9 +65,9 @@ def launch(args, cwd, check=True):
 
 def metrics_of(proc):
     lines = [ln for ln in proc.stdout.splitlines()
-             if ln.startswith('metrics ')]
+             if ln.startswith(METRICS_PREFIX)]
     assert len(lines) == 1, proc.stdout[-2000:]  # printed by rank 0 only
-    return json.loads(lines[0][len('metrics '):])
+    return parse_metrics(proc.stdout)
 
 
 def probe_config(tmp_path, base, name):

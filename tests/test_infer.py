@@ -14,8 +14,8 @@ from mmengine.config import Config
 from PIL import Image
 from test_detector_export import LITE, build_detector
 
-from mmshuffle.deploy.detector import (DetectorForExport, compare_detections,
-                                       export_detector)
+from mmshuffle.deploy.detection import (DetectorForExport,
+                                        compare_detections, export_detector)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(ROOT, 'tools', 'infer.py')

@@ -14,7 +14,7 @@ from mmengine.registry import DefaultScope
 
 import mmshuffle  # noqa: F401
 from mmshuffle.analysis import model_complexity
-from mmshuffle.engine.cli import build_model
+from mmshuffle.engine.configs import build_model
 from mmshuffle.models.dense_heads import LiteRTMDetHead, SSDLiteHead
 from mmshuffle.models.necks import LitePAFPN
 

@@ -14,6 +14,7 @@ from mmengine.registry import DefaultScope
 
 from mmshuffle.deploy.onnx import (BackboneForExport, check_shape,
                                    compare_with_onnxruntime, export_onnx)
+from mmshuffle.engine.cli import parse_metrics
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(ROOT, 'tools', 'deployment', 'pytorch2onnx.py')
@@ -174,7 +175,6 @@ def test_onnx_test_tool_gives_the_pytorch_predictions(tmp_path):
     """tools/deployment/test_onnx.py on an exported toy classifier: the
     config's pipeline, onnxruntime's scores and the config's evaluator give
     tools/test.py's metrics and predictions."""
-    import json
     import pickle
 
     from helpers import make_tiny_toy_data
@@ -200,11 +200,9 @@ def test_onnx_test_tool_gives_the_pytorch_predictions(tmp_path):
             [sys.executable, *map(str, cmd), '--out', str(out), *fast],
             cwd=tmp_path, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr[-2000:]
-        line = [ln for ln in proc.stdout.splitlines()
-                if ln.startswith('metrics ')][-1]
         with open(out, 'rb') as f:  # written by this test: trusted
             preds = pickle.load(f)
-        runs[name] = (json.loads(line[len('metrics '):]), preds)
+        runs[name] = (parse_metrics(proc.stdout), preds)
     assert runs['onnx'][0] == runs['torch'][0]
     onnx_preds, torch_preds = runs['onnx'][1], runs['torch'][1]
     assert len(onnx_preds) == len(torch_preds) == 30

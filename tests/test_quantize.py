@@ -12,8 +12,9 @@ import pytest
 from helpers import in_own_process, make_tiny_toy_data
 from test_detector_export import LITE, build_detector
 
-from mmshuffle.deploy.detector import (DetectorForExport, export_detector,
-                                       read_metadata, split_detections)
+from mmshuffle.deploy.detection import (DetectorForExport, export_detector,
+                                        split_detections)
+from mmshuffle.deploy.metadata import read_metadata
 from mmshuffle.deploy.runtime import DetectionSession, load_runtime
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

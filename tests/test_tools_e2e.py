@@ -1,7 +1,6 @@
 """End to end through the real CLIs, from a directory outside the repo:
 train -> checkpoint -> test -> resume -> config override, and the clear
 errors of the tools."""
-import json
 import os
 import os.path as osp
 import re
@@ -11,6 +10,8 @@ import sys
 import pytest
 import torch
 from helpers import make_tiny_toy_data
+
+from mmshuffle.engine.cli import parse_metrics
 
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -45,9 +46,7 @@ def run(args, cwd, check=True):
 
 
 def metrics_of(proc):
-    line = [ln for ln in proc.stdout.splitlines()
-            if ln.startswith('metrics ')][-1]
-    return json.loads(line[len('metrics '):])
+    return parse_metrics(proc.stdout)
 
 
 @pytest.fixture(scope='module')

@@ -10,10 +10,9 @@ import sys
 import pytest
 from mmengine.config import Config
 
+from mmshuffle.analysis.report import (accuracy_latency_table,
+                                       draw_map_latency, rtmdet_target_table)
 from mmshuffle.analysis.toy_table import (BACKBONES, FAMILIES,
-                                          accuracy_latency_table,
-                                          draw_map_latency,
-                                          rtmdet_target_table,
                                           toy_det_config, toy_det_configs)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

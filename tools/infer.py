@@ -30,7 +30,9 @@ import numpy as np
 import torch
 
 import mmshuffle  # noqa: F401  (registers models, transforms, safe loading)
-from mmshuffle.engine.cli import CLIError, build_model, load_config, run_cli
+from mmshuffle.engine.cli import CLIError, load_config, run_cli
+from mmshuffle.engine.configs import (build_data_preprocessor, build_model,
+                                      scope_of, task_of)
 from mmshuffle.engine.fileio import atomic_write
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
@@ -108,13 +110,10 @@ class Predictor:
     def __init__(self, cfg, weights, backend, threads):
         from mmengine.dataset import Compose
         from mmengine.registry import DefaultScope
-        self.scope = cfg.get('default_scope', 'mmpretrain')
-        if self.scope not in ('mmpretrain', 'mmdet'):
-            raise CLIError(f'the config is neither a classification nor a '
-                           f'detection config (default_scope '
-                           f'{self.scope!r})')
-        self.task = 'detection' if self.scope == 'mmdet' else \
-            'classification'
+        try:
+            self.task = task_of(cfg)
+        except ValueError as err:
+            raise CLIError(str(err)) from None
         self.backend = backend
         pipeline = [
             dict(step) for step in cfg.test_dataloader.dataset.pipeline
@@ -125,36 +124,30 @@ class Predictor:
                 keys = set(step.get('meta_keys', ())) | {
                     'img_path', 'ori_shape', 'img_shape', 'scale_factor'}
                 step['meta_keys'] = tuple(sorted(keys))
-        if self.scope == 'mmdet':
-            from mmdet.registry import MODELS
-        else:
-            from mmpretrain.registry import MODELS
-        with DefaultScope.overwrite_default_scope(self.scope):
+        with DefaultScope.overwrite_default_scope(scope_of(cfg)):
             self.pipeline = Compose(pipeline)
-            pre_cfg = dict(cfg.model.get('data_preprocessor') or
-                           cfg.get('data_preprocessor') or {})
-            pre_cfg.setdefault('type', 'DetDataPreprocessor' if self.scope ==
-                               'mmdet' else 'ClsDataPreprocessor')
-            self.preprocessor = MODELS.build(pre_cfg)
+        self.preprocessor = build_data_preprocessor(cfg)
         meta = {}
         if backend == 'pytorch':
             self.model = self._load_pytorch(cfg, weights)
             meta = self.model.dataset_meta or {}
         else:
-            from mmshuffle.deploy.runtime import (DetectionSession,
+            from mmshuffle.deploy.runtime import (ClassificationSession,
+                                                  DetectionSession,
                                                   load_runtime)
             try:
-                self.runtime = load_runtime(weights, backend, threads)
+                runtime = load_runtime(weights, backend, threads)
             except (ValueError, ImportError) as err:
                 raise CLIError(str(err)) from None
-            task = self.runtime.metadata.get('task', 'classification')
+            task = runtime.metadata.get('task', 'classification')
             if task != self.task:
                 raise CLIError(f'{weights!r} is a {task} model but the '
                                f'config is a {self.task} config')
-            if self.task == 'detection':
-                self.session = DetectionSession(self.runtime)
+            self.session = DetectionSession(runtime) \
+                if self.task == 'detection' else \
+                ClassificationSession(runtime)
             meta = dict(classes=json.loads(
-                self.runtime.metadata.get('classes', '[]')))
+                runtime.metadata.get('classes', '[]')))
         self.classes = class_names(cfg, meta)
         palette = None
         for field in ('test_dataloader', 'val_dataloader'):
@@ -195,24 +188,19 @@ class Predictor:
                                         pred.labels.numpy())
             return self._top5(sample.pred_score)
         batch = self.preprocessor(batch, False)
-        inputs = batch['inputs'].float()
+        inputs = batch['inputs'].float().numpy()
         sample = batch['data_samples'][0]
+        try:
+            outputs = self.session(inputs)
+        except ValueError as err:
+            raise CLIError(str(err)) from None
         if self.task == 'detection':
             from mmshuffle.deploy.runtime import to_original_image
-            try:
-                dets, labels = self.session(inputs.numpy())
-            except ValueError as err:
-                raise CLIError(str(err)) from None
+            dets, labels = outputs
             return self._detections(*to_original_image(
                 dets[0], labels[0], sample.img_shape,
                 sample.metainfo.get('scale_factor')))
-        shape = self.runtime.input_shapes[0]
-        if tuple(shape[2:]) != tuple(inputs.shape[2:]):
-            raise CLIError(
-                f'the test pipeline gives {tuple(inputs.shape[2:])} images '
-                f'but the model was exported for {tuple(shape[2:])}')
-        logits = torch.from_numpy(self.runtime(inputs.numpy())[0])
-        return self._top5(logits.softmax(dim=1)[0])
+        return self._top5(torch.from_numpy(outputs).softmax(dim=1)[0])
 
     def _detections(self, boxes, scores, labels):
         order = np.argsort(-scores, kind='stable')

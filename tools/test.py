@@ -10,7 +10,6 @@ error that names the mismatching keys, not a silently wrong result.
 convolutions, see docs/deployment.md) instead of the training form.
 """
 import argparse
-import json
 import os.path as osp
 
 from mmengine.dist import is_main_process
@@ -18,8 +17,9 @@ from mmengine.dist import is_main_process
 import mmshuffle  # noqa: F401  (registers backbones, safe checkpoint loading)
 from mmshuffle.datasets.checks import check_dataloader
 from mmshuffle.engine.cli import (CLIError, add_common_args, build_runner,
-                                  fix_dataloaders, load_config, run_cli,
-                                  set_launcher, set_work_dir)
+                                  fix_dataloaders, format_metrics,
+                                  load_config, run_cli, set_launcher,
+                                  set_work_dir)
 from mmshuffle.engine.config_checks import check_config
 from mmshuffle.engine.dist import setup_distributed
 
@@ -120,10 +120,7 @@ def main(argv=None):
     metrics = runner.test()
     if not is_main_process():  # every rank gets the gathered metrics
         return
-    print('\nmetrics ' + json.dumps({
-        k: round(float(v), 4) if isinstance(v, (int, float)) else str(v)
-        for k, v in metrics.items()
-    }))
+    print('\n' + format_metrics(metrics))
 
 
 if __name__ == '__main__':

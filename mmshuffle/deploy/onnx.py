@@ -74,46 +74,49 @@ def check_shape(shape: Sequence[int]) -> Tuple[int, int]:
     return shape
 
 
-def export_onnx(model: nn.Module,
-                path: str,
-                shape: Sequence[int] = (224, 224),
-                dynamic_batch: bool = False,
-                opset: int = 18,
-                output_names: Sequence[str] = ('output', )) -> str:
-    """Export ``model`` (taking one image tensor) to ``path``.
+def check_opset(opset, lowest: int = 17) -> int:
+    """Validate an ONNX opset number in ``[lowest, 23]``."""
+    if not isinstance(opset, int) or isinstance(opset, bool) or not \
+            lowest <= opset <= 23:
+        raise ValueError(f'opset must be an int in [{lowest}, 23], got '
+                         f'{opset!r}')
+    return opset
 
-    The model is switched to its deploy form first (in place), exported for
-    a ``(1, 3, H, W)`` input (any batch size with ``dynamic_batch``), and
-    the file is written atomically
+
+def export_program(module: nn.Module,
+                   example: torch.Tensor,
+                   path: str,
+                   output_names: Sequence[str],
+                   opset: int,
+                   dynamic_shapes=None,
+                   translations: Optional[Dict] = None,
+                   metadata: Optional[Dict[str, str]] = None) -> str:
+    """Export ``module`` called on ``example`` with torch's
+    ``torch.export``-based exporter (input ``input``), optimise the graph,
+    check that it uses only the standard ONNX domain, write ``metadata``
+    (:mod:`mmshuffle.deploy.metadata`) and save it to ``path`` atomically
     (:func:`~mmshuffle.engine.fileio.atomic_write`: a temporary file,
-    fsynced and renamed into place, with the mode a plain ``open()`` gives).
+    fsynced and renamed into place, with the mode a plain ``open()``
+    gives).
 
     Raises:
-        ValueError: bad ``shape`` or ``opset``, or the exported graph uses
-            an operator outside the standard ONNX domain.
+        ValueError: the graph uses an operator outside the standard ONNX
+            domain.
     """
     _require('onnx')
     _require('onnxscript')
     import onnx
-    shape = check_shape(shape)
-    if not isinstance(opset, int) or isinstance(opset, bool) or not \
-            17 <= opset <= 23:
-        raise ValueError(f'opset must be an int in [17, 23], got {opset!r}')
-    switch_to_deploy(model)
-    from mmshuffle.models.backbones.base import MobileBackbone
-    in_channels = next((m.in_channels for m in model.modules()
-                        if isinstance(m, MobileBackbone)), 3)
-    example = torch.randn(1, in_channels, *shape)
-    dynamic_shapes = ({0: torch.export.Dim('batch', min=1, max=4096)}, ) \
-        if dynamic_batch else None
+
+    from .metadata import set_metadata
     with contextlib.redirect_stdout(io.StringIO()):  # exporter's progress
         program = torch.onnx.export(
-            model, (example, ),
+            module, (example, ),
             dynamo=True,
             input_names=['input'],
             output_names=list(output_names),
             opset_version=opset,
             dynamic_shapes=dynamic_shapes,
+            custom_translation_table=translations,
             verbose=False)
         program.optimize()
     proto = program.model_proto
@@ -124,10 +127,42 @@ def export_onnx(model: nn.Module,
     if foreign:
         raise ValueError('the exported graph uses operators outside the '
                          f'standard ONNX domain: {foreign}')
+    if metadata:
+        set_metadata(proto, metadata)
     onnx.checker.check_model(proto)
-    # temporary file, fsync, rename; the mode a plain open() gives
     atomic_write(proto.SerializeToString(), path)
     return path
+
+
+def export_onnx(model: nn.Module,
+                path: str,
+                shape: Sequence[int] = (224, 224),
+                dynamic_batch: bool = False,
+                opset: int = 18,
+                output_names: Sequence[str] = ('output', )) -> str:
+    """Export ``model`` (taking one image tensor) to ``path``
+    (:func:`export_program`).
+
+    The model is switched to its deploy form first (in place) and exported
+    for a ``(1, 3, H, W)`` input (any batch size with ``dynamic_batch``).
+
+    Raises:
+        ValueError: bad ``shape`` or ``opset``, or the exported graph uses
+            an operator outside the standard ONNX domain.
+    """
+    _require('onnx')
+    _require('onnxscript')
+    shape = check_shape(shape)
+    check_opset(opset)
+    switch_to_deploy(model)
+    from mmshuffle.models.backbones.base import MobileBackbone
+    in_channels = next((m.in_channels for m in model.modules()
+                        if isinstance(m, MobileBackbone)), 3)
+    example = torch.randn(1, in_channels, *shape)
+    dynamic_shapes = ({0: torch.export.Dim('batch', min=1, max=4096)}, ) \
+        if dynamic_batch else None
+    return export_program(model, example, path, output_names, opset,
+                          dynamic_shapes)
 
 
 def ort_session(path: str, threads: int = 1,

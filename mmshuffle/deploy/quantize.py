@@ -12,13 +12,16 @@ operators are quantized (``Conv``, ``Gemm``, ``MatMul``); a detector's box
 decoding, NMS and top-K stay in float. The QDQ file runs in onnxruntime
 and in OpenVINO (which reads the quantize/dequantize pairs as INT8), and
 converts to an OpenVINO IR.
+
+:func:`calibration_images` draws the calibration images from a config's
+training set, as ``tools/deployment/quantize.py`` uses them.
 """
 import contextlib
 import logging
 import os
 import os.path as osp
 import tempfile
-from typing import Callable, Iterable, List, Optional, Sequence
+from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
@@ -83,7 +86,7 @@ def quantize_onnx(model_path: str,
 
     from mmshuffle.engine.fileio import atomic_write
 
-    from .detector import read_metadata, set_metadata
+    from .metadata import read_metadata, set_metadata
     if weight_bits not in (7, 8):
         raise ValueError(f'weight_bits must be 7 or 8, got {weight_bits!r}')
     if not out_path.endswith(('.onnx', '.xml')):
@@ -123,10 +126,51 @@ def quantize_onnx(model_path: str,
         if out_path.endswith('.onnx'):
             atomic_write(quantized.SerializeToString(), out_path)
         else:
-            from .runtime import write_ir
+            from .openvino import write_ir
             onnx.save(quantized, tmp_out)
             write_ir(tmp_out, out_path)
     return out_path
+
+
+def calibration_images(cfg, count: int, seed: int,
+                       meta: Dict[str, str]) -> List[np.ndarray]:
+    """``count`` images of ``cfg``'s training set, drawn with ``seed``,
+    through its *train* pipeline and data preprocessor (as the model saw
+    them in training), as the input arrays of an exported file whose
+    metadata is ``meta`` (:class:`~.metadata.InputSpec`): one image each.
+
+    Raises:
+        ValueError: the training set has fewer than ``count`` images.
+    """
+    import torch
+    from mmengine.runner import set_random_seed
+
+    from mmshuffle.engine.cli import fix_dataloaders
+    from mmshuffle.engine.configs import build_data_preprocessor, one_by_one
+
+    from .metadata import InputSpec
+    fix_dataloaders(cfg)
+    loader = one_by_one(cfg, 'train_dataloader', seed=seed,
+                        sampler=dict(type='DefaultSampler', shuffle=True,
+                                     seed=seed))
+    preprocessor = build_data_preprocessor(cfg)
+    if len(loader.dataset) < count:
+        raise ValueError(f'the training set has only '
+                         f'{len(loader.dataset)} images, fewer than the '
+                         f'{count} asked for')
+    spec = InputSpec(meta)
+    out = []
+    # the train pipeline's random augmentations draw from the global
+    # generators (no loader workers here to seed them): seed them so that
+    # the same seed gives the same calibration images, and the same file
+    set_random_seed(seed)
+    with torch.no_grad():
+        for data in loader:
+            inputs = preprocessor(data, False)['inputs'].float().numpy()
+            out.append(spec.to_graph(inputs))
+            if len(out) == count:
+                break
+    return out
 
 
 def head_predictors(proto) -> List[str]:

@@ -1,12 +1,16 @@
-"""What ``tools/train.py`` and ``tools/test.py`` share.
+"""What the command-line tools share: their errors, arguments and
+config handling, and the ``metrics {...}`` line the evaluating tools
+print.
 
-Both work for mmpretrain and mmdet configs alike (the config's
-``default_scope`` decides) and from any working directory.
+They work for mmpretrain and mmdet configs alike (the config's
+``default_scope`` decides, see :mod:`mmshuffle.engine.configs`) and from
+any working directory.
 """
 import argparse
+import json
 import os
 import os.path as osp
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import torch
 from mmengine.config import Config, ConfigDict, DictAction
@@ -19,6 +23,14 @@ ATOMIC_HOOK = 'mmshuffle.AtomicCheckpointHook'
 class CLIError(Exception):
     """A problem with the command line or config, reported without a
     traceback by the tools."""
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one ``error:`` line (no usage
+    block) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f'error: {message}\n')
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -97,29 +109,40 @@ def set_launcher(cfg: Config, launcher: str, local_rank: int) -> None:
         os.environ['LOCAL_RANK'] = str(local_rank)
 
 
-def build_model(cfg: Config, pretrained: bool = True):
-    """The model of a config, built in its ``default_scope`` (mmpretrain or
-    mmdet). With ``pretrained=False`` the backbone's ``init_cfg`` is dropped
-    (the weights will come from a checkpoint, or do not matter)."""
-    scope = cfg.get('default_scope', 'mmpretrain')
-    if scope == 'mmdet':
-        from mmdet.registry import MODELS
-    else:
-        from mmpretrain.registry import MODELS
-    from mmengine.registry import DefaultScope
-    model_cfg = cfg.model.copy()
-    if not pretrained and model_cfg.get('backbone') is not None:
-        model_cfg.backbone.init_cfg = None
-    with DefaultScope.overwrite_default_scope(scope):
-        return MODELS.build(model_cfg)
-
-
 def build_runner(cfg: Config):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
+
+
+#: how an evaluating tool's metrics line starts
+METRICS_PREFIX = 'metrics '
+
+
+def format_metrics(metrics: Dict) -> str:
+    """The one line ``metrics {json}`` that ``tools/test.py`` and
+    ``tools/deployment/test_onnx.py`` print: numbers rounded to 4 places,
+    anything else as text."""
+    return METRICS_PREFIX + json.dumps({
+        k: round(float(v), 4) if isinstance(v, (int, float)) else str(v)
+        for k, v in metrics.items()
+    })
+
+
+def parse_metrics(output: str) -> Dict:
+    """The metrics of the last ``metrics {json}`` line of a tool's
+    ``output`` (:func:`format_metrics`).
+
+    Raises:
+        ValueError: ``output`` has no such line.
+    """
+    lines = [ln for ln in output.splitlines()
+             if ln.startswith(METRICS_PREFIX)]
+    if not lines:
+        raise ValueError('the output has no metrics line')
+    return json.loads(lines[-1][len(METRICS_PREFIX):])
 
 
 def one_line(err: Exception) -> str:

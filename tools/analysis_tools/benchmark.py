@@ -40,8 +40,9 @@ NMS), ``onnxruntime``/``openvino`` the graph of
 ``tools/deployment/pytorch2onnx.py`` (OpenVINO asked for f32),
 ``onnxruntime int8``/``openvino int8`` its INT8 QDQ twin. The reference
 runs the PyTorch paths only. For the end-to-end paths the heads' class
-biases are set to 0 (:func:`mmshuffle.analysis.speed.open_score_gate`):
-every prior then clears the score threshold, so that NMS works on the full
+biases are set to 0
+(:func:`mmshuffle.analysis.bench.detectors.open_score_gate`): every prior
+then clears the score threshold, so that NMS works on the full
 ``nms_pre`` candidates per level, its heaviest case (the random heads would
 otherwise score every box under the threshold). The models take turns call
 by call, so that they share the machine's state. Each call is timed as wall
@@ -50,26 +51,29 @@ idle machine; the CPU time does not grow with other processes' load, which
 the JSON records as load averages). ``--profile`` adds where onnxruntime spends
 RetinaNet-lite ShuffleNetV2 1x's call at the smallest size, 1 thread.
 """
-import argparse
 import json
 import os
 import os.path as osp
-import platform
 
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 
 import mmshuffle  # noqa: F401
-from mmshuffle.analysis.speed import (ARCHS, DET_PATHS, PATHS, TRAIN_ARCHS,
-                                      bench_classifiers, bench_detectors,
-                                      bench_training, calibration_inputs,
-                                      compute_floor, cpu_name, draw_chart,
-                                      open_score_gate, ort_op_profile,
-                                      profile_classifier,
-                                      sgemm_peak_gflops)
+from mmshuffle.analysis.bench.classifiers import (ARCHS, PATHS, TRAIN_ARCHS,
+                                                  bench_classifiers,
+                                                  compute_floor)
+from mmshuffle.analysis.bench.detectors import (DET_PATHS, bench_detectors,
+                                                open_score_gate)
+from mmshuffle.analysis.bench.profile import (ort_op_profile,
+                                              profile_classifier)
+from mmshuffle.analysis.bench.timing import (cpu_name, machine,
+                                             random_inputs,
+                                             sgemm_peak_gflops)
+from mmshuffle.analysis.bench.training import bench_training
+from mmshuffle.analysis.report import draw_chart
 from mmshuffle.analysis.toy_table import toy_det_configs
-from mmshuffle.engine.cli import CLIError, run_cli
+from mmshuffle.engine.cli import CLIError, OneLineArgumentParser, run_cli
+from mmshuffle.engine.configs import build_model
 from mmshuffle.engine.fileio import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -104,17 +108,10 @@ def model_name(path):
     return osp.basename(path)[:-3]
 
 
-class Parser(argparse.ArgumentParser):
-    """Bad options: one ``error:`` line and exit 2."""
-
-    def error(self, message):
-        self.exit(2, f'error: {message}\n')
-
-
 def parse_args(argv=None):
-    parser = Parser(description=__doc__.split('\n')[0])
+    parser = OneLineArgumentParser(description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='mode', required=True,
-                                parser_class=Parser)
+                                parser_class=OneLineArgumentParser)
     cls = sub.add_parser('cls', help='classifier inference speed')
     cls.add_argument('--archs', nargs='+', default=list(ARCHS),
                      choices=list(ARCHS))
@@ -168,16 +165,14 @@ def parse_args(argv=None):
 
 
 def build_detector(path):
-    from mmdet.registry import MODELS
-    if path.startswith('mmdet::'):  # a config shipped inside mmdet
+    """The detector of a config in the repository or shipped inside mmdet
+    (``mmdet::...``), random weights: speed only."""
+    if path.startswith('mmdet::'):
         from mmengine.hub import get_config
         cfg = get_config(path, pretrained=False)
     else:
         cfg = Config.fromfile(osp.join(ROOT, path))
-    cfg.model.backbone.init_cfg = None  # random weights: speed only
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        model = MODELS.build(cfg.model)
-    return model.eval()
+    return build_model(cfg, pretrained=False).eval()
 
 
 def det_set(toy):
@@ -191,8 +186,8 @@ def det_set(toy):
 def bench_det(args, threads):
     """Every detector of DET_CONFIGS (those of ``--models`` and the
     reference) on every path, size and thread count
-    (:func:`mmshuffle.analysis.speed.bench_detectors`); with ``--profile``
-    also the onnxruntime profile of TARGET_DET."""
+    (:func:`mmshuffle.analysis.bench.detectors.bench_detectors`); with
+    ``--profile`` also the onnxruntime profile of TARGET_DET."""
     import tempfile
     reference, pool = det_set(args.toy)
     configs = [reference] + [p for p in pool if model_name(p) in args.models]
@@ -214,7 +209,7 @@ def bench_det(args, threads):
         profiles = []
         if args.profile:
             size = min(args.sizes)
-            x = calibration_inputs((size, size), 1, seed=1)[0]
+            x = random_inputs((size, size), 1, seed=1)[0]
             for path in ('onnxruntime', 'onnxruntime int8'):
                 name = TARGET_DET + ('_int8' if 'int8' in path else '')
                 onnx_path = osp.join(tmp, name + '.onnx')
@@ -243,22 +238,6 @@ def parse_shape(values):
     if len(values) not in (1, 2) or min(values) < 32:
         raise CLIError(f'--shape takes H or H W (>= 32), got {values}')
     return tuple(values * 2 if len(values) == 1 else values)
-
-
-def machine():
-    import onnxruntime
-    try:
-        import openvino
-        openvino_version = openvino.__version__
-    except ImportError:
-        openvino_version = None
-    return dict(
-        torch=torch.__version__,
-        onnxruntime=onnxruntime.__version__,
-        openvino=openvino_version,
-        cpu=cpu_name(),
-        cores=os.cpu_count(),
-        python=platform.python_version())
 
 
 def main(argv=None):

@@ -17,7 +17,7 @@ from mmengine.config import Config
 import mmshuffle  # noqa: F401
 from mmshuffle.analysis import model_complexity
 from mmshuffle.deploy import switch_to_deploy
-from mmshuffle.engine.cli import build_model
+from mmshuffle.engine.configs import build_model
 
 
 def parse_args(argv=None):

@@ -39,7 +39,6 @@ rows; the other rows are kept. Each run's log is
 from ``benchmark.py det --toy``'s JSON, ``--latency``): one point per
 detector and backbone.
 """
-import argparse
 import glob
 import json
 import os
@@ -56,21 +55,18 @@ from mmengine.config import Config
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
+from mmshuffle.analysis.report import draw_map_latency  # noqa: E402
 from mmshuffle.analysis.toy_table import (  # noqa: E402
-    BACKBONES, FAMILIES, TOY_SIZE, draw_map_latency, toy_det_config)
-from mmshuffle.engine.cli import CLIError, run_cli  # noqa: E402
+    BACKBONES, FAMILIES, TOY_SIZE, toy_det_config)
+from mmshuffle.engine.cli import (CLIError, OneLineArgumentParser,  # noqa
+                                  run_cli)
+from mmshuffle.engine.configs import (build_model,  # noqa: E402
+                                      dataset_length, shorten_schedule)
 from mmshuffle.engine.fileio import atomic_write  # noqa: E402
 
 
-class Parser(argparse.ArgumentParser):
-    """Bad options: one ``error:`` line and exit 2."""
-
-    def error(self, message):
-        self.exit(2, f'error: {message}\n')
-
-
 def parse_args(argv=None):
-    parser = Parser(description=__doc__.split('\n')[0])
+    parser = OneLineArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--families', nargs='+', default=list(FAMILIES),
                         choices=list(FAMILIES))
     parser.add_argument('--backbones', nargs='+', default=list(BACKBONES),
@@ -138,10 +134,20 @@ def train_classifier(py, backbone, checkpoint, threads, log_dir):
     print(f'classifier {backbone}: {seconds:.0f} s', flush=True)
 
 
+def train_images(cfg):
+    """The number of training images of ``cfg`` (its data paths are
+    relative to the repository, where the trainings run)."""
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        return dataset_length(cfg)
+    finally:
+        os.chdir(cwd)
+
+
 def complexity(config):
     """Parameters and FLOPs of a detector config at the toy size."""
     from mmshuffle.analysis import model_complexity
-    from mmshuffle.engine.cli import build_model
     cfg = Config.fromfile(osp.join(ROOT, config))
     info = model_complexity(build_model(cfg, pretrained=False),
                             (TOY_SIZE, TOY_SIZE))
@@ -196,10 +202,10 @@ def train_detector(py, family, backbone, work_root, threads, size,
     if epochs:
         # the budget, and the cosine decay over it; mmengine validates
         # after the last epoch
-        options = ['--cfg-options', f'train_cfg.max_epochs={epochs}',
-                   f'train_cfg.val_interval={epochs}',
-                   f'param_scheduler.1.end={epochs}']
-        cfg.merge_from_dict({'train_cfg.max_epochs': epochs})
+        schedule = shorten_schedule(cfg, epochs)
+        options = ['--cfg-options',
+                   *(f'{key}={value}' for key, value in schedule.items())]
+        cfg.merge_from_dict(schedule)
     work_dir = osp.join(work_root, name)
     log_path = osp.join(ROOT, work_dir, 'run.log')
     seconds = (finished_run(work_dir, cfg.train_cfg.max_epochs)
@@ -213,7 +219,7 @@ def train_detector(py, family, backbone, work_root, threads, size,
               flush=True)
     metrics = final_metrics(work_dir)
     iters = (cfg.train_cfg.max_epochs *
-             -(-800 // cfg.train_dataloader.batch_size))
+             -(-train_images(cfg) // cfg.train_dataloader.batch_size))
     row = dict(config=config, model=name, family=family, backbone=backbone,
                **budget_of(cfg), iterations=iters,
                train_seconds=round(seconds, 1), threads=threads, **size,
@@ -235,7 +241,7 @@ def load_rows(path):
 def save_rows(path, rows):
     import platform
 
-    from mmshuffle.analysis.speed import cpu_name
+    from mmshuffle.analysis.bench.timing import cpu_name
     data = dict(mode='toy-det', cpu=cpu_name(), cores=os.cpu_count(),
                 python=platform.python_version(), results=rows)
     atomic_write((json.dumps(data, indent=2) + '\n').encode(), path)

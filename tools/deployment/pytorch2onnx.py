@@ -18,7 +18,7 @@ the backbone (of a classification or a detection config) as ``input`` ->
 ``feat0, feat1, ...``, the multi-scale maps of its ``out_indices``.
 
 A detection config (mmdet) exports the whole detector as one graph
-(:mod:`mmshuffle.deploy.detector`): ``input`` (N x 3 x H x W, H and W any
+(:mod:`mmshuffle.deploy.detection`): ``input`` (N x 3 x H x W, H and W any
 multiples of the detector's size divisor, N variable with
 ``--dynamic-batch``) -> ``dets`` (N x K x 5: x1, y1, x2, y2, score) and
 ``labels`` (N x K), with box decoding, the score threshold, per-class NMS
@@ -39,16 +39,18 @@ import sys
 from mmengine.runner import load_checkpoint
 
 import mmshuffle  # noqa: F401  (registers backbones, safe loading)
-from mmshuffle.deploy.detector import (DetectorForExport,
-                                       UnsupportedDetectorError,
-                                       check_detection_shape,
-                                       compare_detections, export_detector,
-                                       predict_reference, split_detections)
+from mmshuffle.deploy.detection import (DetectorForExport,
+                                        UnsupportedDetectorError,
+                                        check_detection_shape,
+                                        compare_detections, export_detector,
+                                        predict_reference, split_detections)
 from mmshuffle.deploy.onnx import (BackboneForExport, ClassifierForExport,
                                    check_shape, compare_with_onnxruntime,
-                                   export_onnx, ort_session)
-from mmshuffle.engine.cli import (CLIError, build_model, fix_dataloaders,
-                                  load_config, run_cli)
+                                   export_onnx)
+from mmshuffle.deploy.runtime import DetectionSession, load_runtime
+from mmshuffle.engine.cli import (CLIError, fix_dataloaders, load_config,
+                                  run_cli)
+from mmshuffle.engine.configs import build_model, one_by_one, task_of
 
 
 def parse_args(argv=None):
@@ -93,8 +95,11 @@ def main(argv=None):
         raise CLIError(f'--check-images must be >= 0, got '
                        f'{args.check_images}')
     cfg = load_config(args.config, None)
+    try:
+        task = task_of(cfg)
+    except ValueError as err:
+        raise CLIError(f'{args.config!r}: {err}') from None
     model = build_model(cfg, pretrained=False)
-    scope = cfg.get('default_scope', 'mmpretrain')
     try:
         load_checkpoint(model, args.checkpoint, map_location='cpu',
                         strict=True, logger='silent')
@@ -105,7 +110,7 @@ def main(argv=None):
         raise CLIError(f'checkpoint {args.checkpoint!r} does not fit the '
                        f'model of {args.config!r}: {detail}') from None
     model.eval()
-    if scope == 'mmdet' and not args.backbone_only:
+    if task == 'detection' and not args.backbone_only:
         return export_detection(args, cfg, model)
     if args.raw_input:
         raise CLIError('--raw-input applies to detectors only')
@@ -160,26 +165,19 @@ def default_detection_shape(cfg, divisor):
 
 
 def check_batches(cfg, count, shape):
-    """Normalised batches of the first ``count`` test images (one image
-    per batch, through the config's pipeline and data preprocessor), or
-    one random batch when the test set cannot be read."""
+    """Batches of the first ``count`` test images (one image per batch,
+    through the config's pipeline), or one batch of random pixels when the
+    test set cannot be read."""
     import torch
-    from mmengine.registry import DefaultScope
-    from mmengine.runner import Runner
     if count == 0:
         return [], 'no images'
     try:
         fix_dataloaders(cfg)
-        loader_cfg = copy.deepcopy(cfg.test_dataloader)
-        loader_cfg.update(batch_size=1, num_workers=0,
-                          persistent_workers=False)
-        with DefaultScope.overwrite_default_scope('mmdet'):
-            loader = Runner.build_dataloader(loader_cfg)
-            batches = []
-            for data in loader:
-                batches.append(data)
-                if len(batches) == count:
-                    break
+        batches = []
+        for data in one_by_one(cfg, 'test_dataloader'):
+            batches.append(data)
+            if len(batches) == count:
+                break
         return batches, f'{len(batches)} test image(s)'
     except Exception as err:  # the data set is not there: random pixels
         gen = torch.Generator().manual_seed(0)
@@ -218,19 +216,13 @@ def export_detection(args, cfg, model):
     batches, source = check_batches(cfg, args.check_images, shape)
     if not batches:
         return
-    session = ort_session(args.out)
+    session = DetectionSession(load_runtime(args.out))
     reference_dets, onnx_dets = [], []
     with torch.no_grad():
         for data in batches:
             inputs = reference.data_preprocessor(data, False)['inputs']
             reference_dets += predict_reference(reference, inputs)
-            feed = inputs
-            if args.raw_input:
-                feed = inputs * wrapped.std + wrapped.mean
-                if wrapped.channel_flip:
-                    feed = feed.flip(1)
-            dets, labels = session.run(None, {'input': feed.numpy()})
-            onnx_dets += split_detections(dets, labels)
+            onnx_dets += split_detections(*session(inputs.numpy()))
     result = compare_detections(reference_dets, onnx_dets,
                                 args.box_tolerance, args.score_tolerance)
     print(f'checked on {source}: {result["reference"]} PyTorch '

@@ -18,15 +18,11 @@ without VNNI from saturating. Evaluate the result with
 ``tools/deployment/test_onnx.py``.
 """
 import argparse
-import copy
 import os.path as osp
 
-import numpy as np
-import torch
-
 import mmshuffle  # noqa: F401  (registers transforms and loaders)
-from mmshuffle.engine.cli import (CLIError, fix_dataloaders, load_config,
-                                  run_cli)
+from mmshuffle.engine.cli import CLIError, load_config, run_cli
+from mmshuffle.engine.configs import task_of
 
 
 def parse_args(argv=None):
@@ -48,58 +44,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def calibration_inputs(cfg, count, seed, meta):
-    """``count`` training images through the train pipeline and the data
-    preprocessor: the graph's input arrays, one image each."""
-    from mmengine.registry import DefaultScope
-    from mmengine.runner import Runner, set_random_seed
-    scope = cfg.get('default_scope', 'mmpretrain')
-    if scope == 'mmdet':
-        from mmdet.registry import MODELS
-        default = 'DetDataPreprocessor'
-    else:
-        from mmpretrain.registry import MODELS
-        default = 'ClsDataPreprocessor'
-    fix_dataloaders(cfg)
-    loader_cfg = copy.deepcopy(cfg.train_dataloader)
-    loader_cfg.update(batch_size=1, num_workers=0, persistent_workers=False)
-    loader_cfg['sampler'] = dict(type='DefaultSampler', shuffle=True,
-                                 seed=seed)
-    with DefaultScope.overwrite_default_scope(scope):
-        loader = Runner.build_dataloader(loader_cfg, seed=seed)
-        pre_cfg = dict(cfg.model.get('data_preprocessor') or
-                       cfg.get('data_preprocessor') or {})
-        pre_cfg.setdefault('type', default)
-        preprocessor = MODELS.build(pre_cfg)
-    if len(loader.dataset) < count:
-        raise CLIError(f'--calib {count}: the training set has only '
-                       f'{len(loader.dataset)} images')
-    raw = meta.get('raw_input') == 'true'
-    if raw:
-        import json
-        mean = np.asarray(json.loads(meta['mean']),
-                          np.float32).reshape(1, -1, 1, 1)
-        std = np.asarray(json.loads(meta['std']),
-                         np.float32).reshape(1, -1, 1, 1)
-        flip = json.loads(meta.get('bgr_to_rgb', 'false'))
-    out = []
-    # the train pipeline's random augmentations draw from the global
-    # generators (no loader workers here to seed them): seed them so that
-    # --seed gives the same calibration images, and the same INT8 file
-    set_random_seed(seed)
-    with torch.no_grad():
-        for data in loader:
-            inputs = preprocessor(data, False)['inputs'].float().numpy()
-            if raw:
-                inputs = inputs * std + mean
-                if flip:
-                    inputs = inputs[:, ::-1]
-            out.append(np.ascontiguousarray(inputs, np.float32))
-            if len(out) == count:
-                break
-    return out
-
-
 def main(argv=None):
     args = parse_args(argv)
     if not osp.isfile(args.model):
@@ -117,8 +61,9 @@ def main(argv=None):
                        f'{args.weight_bits}')
     import onnx
 
-    from mmshuffle.deploy.detector import read_metadata
-    from mmshuffle.deploy.quantize import head_predictors, quantize_onnx
+    from mmshuffle.deploy.metadata import read_metadata
+    from mmshuffle.deploy.quantize import (calibration_images,
+                                           head_predictors, quantize_onnx)
     try:
         meta = read_metadata(args.model)
         proto = onnx.load(args.model)
@@ -128,15 +73,20 @@ def main(argv=None):
     if meta.get('precision') == 'int8':
         raise CLIError(f'{args.model!r} is already quantized')
     cfg = load_config(args.config, None)
-    scope = cfg.get('default_scope', 'mmpretrain')
+    try:
+        kind = task_of(cfg)
+    except ValueError as err:
+        raise CLIError(f'{args.config!r}: {err}') from None
     task = meta.get('task', 'classification')
-    if (scope == 'mmdet') != (task == 'detection'):
-        kind = 'detection' if scope == 'mmdet' else 'classification'
+    if kind != task:
         raise CLIError(f'{args.model!r} is a {task} model but '
                        f'{args.config!r} is a {kind} config')
     shape = [d.dim_value or None
              for d in proto.graph.input[0].type.tensor_type.shape.dim]
-    inputs = calibration_inputs(cfg, args.calib, args.seed, meta)
+    try:
+        inputs = calibration_images(cfg, args.calib, args.seed, meta)
+    except ValueError as err:
+        raise CLIError(f'--calib {args.calib}: {err}') from None
     if task != 'detection' and any(
             s is not None and s != v
             for s, v in zip(shape[2:], inputs[0].shape[2:])):

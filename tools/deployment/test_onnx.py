@@ -18,21 +18,22 @@ pixels; they are clipped to each image and scaled back to the original
 image, as mmdet's ``rescale=True`` does, before the COCO evaluator.
 """
 import argparse
-import json
 import os.path as osp
 import time
 
 import torch
 from mmengine.config import DictAction
-from mmengine.registry import DefaultScope
 
 import mmshuffle  # noqa: F401  (registers transforms and loaders)
 from mmshuffle.datasets.checks import check_dataloader
-from mmshuffle.deploy.runtime import (BACKENDS, DetectionSession,
-                                      load_runtime, to_original_image)
-from mmshuffle.engine.cli import (CLIError, fix_dataloaders, load_config,
-                                  run_cli)
+from mmshuffle.deploy.runtime import (BACKENDS, ClassificationSession,
+                                      DetectionSession, load_runtime,
+                                      to_original_image)
+from mmshuffle.engine.cli import (CLIError, fix_dataloaders, format_metrics,
+                                  load_config, run_cli)
 from mmshuffle.engine.config_checks import check_config
+from mmshuffle.engine.configs import (build_data_preprocessor,
+                                      build_dataloader, scope_of, task_of)
 
 
 def parse_args(argv=None):
@@ -52,20 +53,6 @@ def parse_args(argv=None):
         '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
         help='override config settings')
     return parser.parse_args(argv)
-
-
-def run_classifier(runtime, inputs: torch.Tensor) -> torch.Tensor:
-    shape = runtime.input_shapes[0]
-    if len(shape) != 4 or tuple(inputs.shape[2:]) != tuple(shape[2:]):
-        raise CLIError(
-            f'the test pipeline gives {tuple(inputs.shape[2:])} images but '
-            f'the model was exported for {tuple(shape[2:])}: export it '
-            'with --shape matching the test pipeline')
-    batch = shape[0] if isinstance(shape[0], int) else None
-    batches = [inputs] if batch in (None, inputs.shape[0]) else \
-        inputs.split(batch)
-    outputs = [torch.from_numpy(runtime(b.numpy())[0]) for b in batches]
-    return torch.cat(outputs)
 
 
 def detections_of(session, batch, samples):
@@ -94,10 +81,10 @@ def main(argv=None):
     if args.threads < 0:
         raise CLIError(f'--threads must be >= 0, got {args.threads}')
     cfg = load_config(args.config, args.cfg_options)
-    scope = cfg.get('default_scope', 'mmpretrain')
-    if scope not in ('mmpretrain', 'mmdet'):
-        raise CLIError(f'{args.config!r} is neither a classification nor a '
-                       f'detection config (default_scope {scope!r})')
+    try:
+        kind = task_of(cfg)
+    except ValueError as err:
+        raise CLIError(f'{args.config!r}: {err}') from None
     if args.out and not args.out.endswith(('.pkl', '.pickle')):
         raise CLIError(f'--out must name a .pkl file, got {args.out!r}')
     threads = args.threads or torch.get_num_threads()
@@ -109,48 +96,41 @@ def main(argv=None):
         raise CLIError(f'{args.backend} cannot load {args.model!r}: '
                        f'{str(err).strip().splitlines()[0]}') from None
     task = runtime.metadata.get('task', 'classification')
-    if scope == 'mmdet' and task != 'detection':
+    if kind == 'detection' and task != 'detection':
         raise CLIError(
             f'{args.model!r} is not an end-to-end detector (export it '
             f'from {args.config!r} with tools/deployment/pytorch2onnx.py)')
-    if scope == 'mmpretrain' and task == 'detection':
+    if kind == 'classification' and task == 'detection':
         raise CLIError(f'{args.model!r} is a detector but {args.config!r} '
                        'is a classification config')
     fix_dataloaders(cfg)
     check_config(cfg)
     check_dataloader(cfg, 'test_dataloader')
     from mmengine.evaluator import Evaluator
-    from mmengine.runner import Runner
-    if scope == 'mmdet':
-        from mmdet.registry import MODELS
-        session = DetectionSession(runtime)
-        default_preprocessor = 'DetDataPreprocessor'
-    else:
-        from mmpretrain.registry import MODELS
-        default_preprocessor = 'ClsDataPreprocessor'
-    with DefaultScope.overwrite_default_scope(scope):
-        loader = Runner.build_dataloader(cfg.test_dataloader)
+    from mmengine.registry import DefaultScope
+    session = DetectionSession(runtime) if kind == 'detection' else \
+        ClassificationSession(runtime)
+    loader = build_dataloader(cfg, 'test_dataloader')
+    with DefaultScope.overwrite_default_scope(scope_of(cfg)):
         evaluator = Evaluator(cfg.test_evaluator)
         if args.out:
             from mmengine.evaluator import DumpResults
             evaluator.metrics.append(DumpResults(out_file_path=args.out))
-        # what the Runner gives the model: model.data_preprocessor, else
-        # the config's top-level data_preprocessor
-        preprocess_cfg = dict(cfg.model.get('data_preprocessor') or
-                              cfg.get('data_preprocessor') or {})
-        preprocess_cfg.setdefault('type', default_preprocessor)
-        preprocessor = MODELS.build(preprocess_cfg)
+    preprocessor = build_data_preprocessor(cfg)
     evaluator.dataset_meta = loader.dataset.metainfo
     start = time.perf_counter()
     seen = 0
     for data in loader:
         batch = preprocessor(data, False)
         samples = batch['data_samples']
-        if scope == 'mmdet':
+        if kind == 'detection':
             detections_of(session, batch, samples)
         else:
-            logits = run_classifier(runtime, batch['inputs'].float())
-            scores = logits.softmax(dim=1)
+            try:
+                logits = session(batch['inputs'].float().numpy())
+            except ValueError as err:
+                raise CLIError(str(err)) from None
+            scores = torch.from_numpy(logits).softmax(dim=1)
             for sample, score in zip(samples, scores):
                 sample.set_pred_score(score).set_pred_label(score.argmax())
         evaluator.process(data_samples=samples, data_batch=data)
@@ -160,10 +140,7 @@ def main(argv=None):
     weights = runtime.metadata.get('precision', 'fp32')
     print(f'{seen} images in {seconds:.1f} s with {args.backend} '
           f'({runtime.precision}, {threads} thread(s); {weights} model)')
-    print('metrics ' + json.dumps({
-        k: round(float(v), 4) if isinstance(v, (int, float)) else str(v)
-        for k, v in metrics.items()
-    }))
+    print(format_metrics(metrics))
 
 
 if __name__ == '__main__':

@@ -34,11 +34,15 @@ below PyTorch's.
 """
 import argparse
 import glob
-import json
 import os.path as osp
 import subprocess
 import sys
 import time
+
+from mmengine.config import Config
+
+from mmshuffle.engine.cli import parse_metrics
+from mmshuffle.engine.configs import shorten_schedule
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLS_CONFIG = osp.join('configs', 'toy',
@@ -78,11 +82,6 @@ def step(title, cmd, capture=False):
     return proc.stdout, time.time() - start
 
 
-def metrics_of(out):
-    line = [ln for ln in out.splitlines() if ln.startswith('metrics ')][-1]
-    return json.loads(line[len('metrics '):])
-
-
 def last_checkpoint(work_dir):
     with open(osp.join(ROOT, work_dir, 'last_checkpoint')) as f:
         return f.read().strip()
@@ -98,7 +97,7 @@ def classification(args, py):
         py, 'tools/test.py', CLS_CONFIG, ckpt, '--work-dir',
         osp.join(args.cls_work_dir, 'test')
     ], capture=True)
-    top1 = metrics_of(out)['accuracy/top1']
+    top1 = parse_metrics(out)['accuracy/top1']
     onnx_path = osp.join(args.cls_work_dir, 'shufflenet-v2-1x_toy-shapes.onnx')
     step('export the classifier to ONNX', [
         py, 'tools/deployment/pytorch2onnx.py', CLS_CONFIG, ckpt, '--out',
@@ -107,7 +106,7 @@ def classification(args, py):
     out, _ = step('evaluate the ONNX classifier in onnxruntime', [
         py, 'tools/deployment/test_onnx.py', CLS_CONFIG, onnx_path
     ], capture=True)
-    onnx_top1 = metrics_of(out)['accuracy/top1']
+    onnx_top1 = parse_metrics(out)['accuracy/top1']
     int8_path = osp.join(args.cls_work_dir,
                          'shufflenet-v2-1x_toy-shapes_int8.onnx')
     step('quantize the classifier to INT8', [
@@ -117,19 +116,19 @@ def classification(args, py):
     out, _ = step('evaluate the INT8 classifier in onnxruntime', [
         py, 'tools/deployment/test_onnx.py', CLS_CONFIG, int8_path
     ], capture=True)
-    int8_top1 = metrics_of(out)['accuracy/top1']
+    int8_top1 = parse_metrics(out)['accuracy/top1']
     return (ckpt, top1, seconds, onnx_top1, int8_top1,
             osp.join(ROOT, onnx_path))
 
 
 def detection(args, py, cls_ckpt):
     step('toy detection data', [py, 'tools/misc/make_toy_data.py', 'det'])
+    schedule = shorten_schedule(Config.fromfile(osp.join(ROOT, DET_CONFIG)),
+                                DET_EPOCHS)
     _, seconds = step('train the detector', [
         py, 'tools/train.py', DET_CONFIG, '--work-dir', args.det_work_dir,
         '--cfg-options', f'model.backbone.init_cfg.checkpoint={cls_ckpt}',
-        f'train_cfg.max_epochs={DET_EPOCHS}',
-        f'train_cfg.val_interval={DET_EPOCHS}',
-        f'param_scheduler.1.end={DET_EPOCHS}'
+        *(f'{key}={value}' for key, value in schedule.items())
     ])
     ckpt = last_checkpoint(args.det_work_dir)  # epoch_6.pth
     show_dir = osp.join(args.det_work_dir, 'predictions')
@@ -137,7 +136,7 @@ def detection(args, py, cls_ckpt):
         py, 'tools/test.py', DET_CONFIG, ckpt, '--work-dir',
         osp.join(args.det_work_dir, 'test'), '--show-dir', show_dir
     ], capture=True)
-    metrics = metrics_of(out)
+    metrics = parse_metrics(out)
     onnx_path = osp.join(args.det_work_dir, 'rtmdet-lite_toy-det.onnx')
     step('export the detector end to end (NMS inside) to ONNX', [
         py, 'tools/deployment/pytorch2onnx.py', DET_CONFIG, ckpt, '--out',
@@ -146,7 +145,7 @@ def detection(args, py, cls_ckpt):
     out, _ = step('evaluate the ONNX detector in onnxruntime', [
         py, 'tools/deployment/test_onnx.py', DET_CONFIG, onnx_path
     ], capture=True)
-    onnx_metrics = metrics_of(out)
+    onnx_metrics = parse_metrics(out)
     int8_path = osp.join(args.det_work_dir,
                          'rtmdet-lite_toy-det_int8.onnx')
     step('quantize the detector to INT8', [
@@ -156,7 +155,7 @@ def detection(args, py, cls_ckpt):
     out, _ = step('evaluate the INT8 detector in onnxruntime', [
         py, 'tools/deployment/test_onnx.py', DET_CONFIG, int8_path
     ], capture=True)
-    int8_metrics = metrics_of(out)
+    int8_metrics = parse_metrics(out)
     infer_dir = osp.join(args.det_work_dir, 'infer')
     val = sorted(glob.glob(osp.join(ROOT, 'data', 'toy_det', 'val',
                                     '*.png')))[:4]

@@ -39,7 +39,7 @@ CONV5_WIDTH = {(24, 48): 'shufflenet-v2-0.5x', (24, 116): 'shufflenet-v2-1x',
 
 
 def build_classifier(arch: str, num_classes: int):
-    from mmshuffle.analysis.speed import build_classifier as classifier
+    from mmshuffle.models.classifier import build_classifier as classifier
     backbone, width = ARCHS[arch]
     return classifier(dict(type=backbone, widen_factor=width),
                       num_classes=num_classes)
