@@ -48,3 +48,46 @@ def _no_environment_leak():
         pytest.fail('the test leaked environment changes (name: before -> '
                     f'after): {changes}; use monkeypatch.setenv/delenv',
                     pytrace=False)
+
+
+@pytest.fixture(scope='session')
+def shared_dir(tmp_path_factory):
+    """A folder for files that several tests share, made once per run:
+    a test run in its own process (``helpers.in_own_process``) gets its
+    parent's folder, so that it reuses what the parent made."""
+    import helpers
+    path = os.environ.get(helpers.SHARED_DIR_ENV)
+    if path is None:
+        path = str(tmp_path_factory.mktemp('shared'))
+    helpers.SHARED_DIR = path
+    return path
+
+
+@pytest.fixture(scope='session')
+def lite_export(shared_dir):
+    """The toy RetinaNet-lite with random, confident weights
+    (``helpers.build_detector``) and its end-to-end ONNX export (the data
+    preprocessor folded in: raw 0-255 pixels; dynamic batch, H and W),
+    made once for every deployment test that needs a detector and its
+    file: ``(model, checkpoint path, ONNX path)``, the model as trained
+    (eval mode, BatchNorm not folded), the checkpoint its state dict with
+    the toy classes. Tests must not change them."""
+    import copy
+    import os.path as osp
+
+    from helpers import LITE, build_detector
+
+    from mmshuffle.deploy.detection import DetectorForExport, export_detector
+    ckpt = osp.join(shared_dir, 'lite.pth')
+    onnx_path = osp.join(shared_dir, 'lite.onnx')
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = build_detector(LITE)
+    if not osp.isfile(onnx_path):
+        torch.save({'state_dict': model.state_dict(),
+                    'meta': {'dataset_meta': {'classes': [
+                        'circle', 'square', 'triangle', 'star']}}}, ckpt)
+        export_detector(DetectorForExport(copy.deepcopy(model),
+                                          raw_input=True),
+                        onnx_path, (160, 160), dynamic_batch=True)
+    return model, ckpt, onnx_path

@@ -1,9 +1,22 @@
 """Helpers shared by the test modules (one copy, imported everywhere)."""
 import math
+import os.path as osp
+import re
 
+import numpy as np
 import torch
 
 from mmshuffle.models.utils import is_batch_norm
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+#: the environment variable that hands the shared folder (the
+#: ``shared_dir`` fixture) to a test run in its own process
+SHARED_DIR_ENV = 'MMSHUFFLE_TEST_SHARED_DIR'
+#: the shared folder of this run, once the fixture made it
+SHARED_DIR = None
+TOY_DET = osp.join(ROOT, 'configs', 'toy')
+#: the toy RetinaNet-lite: the detector the deployment tests share
+LITE = osp.join(TOY_DET, 'retinanet-lite_shufflenet-v2-1x_lite-fpn_toy-det.py')
 
 #: every variant of every registered backbone: (type, kwargs)
 SHUFFLENET_V1_VARIANTS = [
@@ -134,13 +147,120 @@ def in_own_process(test):
             return test(*args, **kwargs)
         path = inspect.getfile(test)
         root = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+        env = dict(os.environ, MMSHUFFLE_TEST_CHILD='1')
+        if SHARED_DIR is not None:
+            env[SHARED_DIR_ENV] = SHARED_DIR
         proc = subprocess.run(
             [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
              f'{path}::{test.__name__}'],
-            cwd=root, capture_output=True, text=True,
-            env=dict(os.environ, MMSHUFFLE_TEST_CHILD='1'))
+            cwd=root, capture_output=True, text=True, env=env)
         assert proc.returncode == 0, (
             f'{test.__name__} failed in its own process:\n'
             f'{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}')
 
     return run
+
+
+#: the heads' last layers: class scores, box deltas (SSD's: the plain
+#: convolution closing each level's cls_convs/reg_convs; RTMDet's: one per
+#: level in rtm_cls/rtm_reg)
+CLASSIFIERS = ('retina_cls', 'rpn_cls', 'fc_cls', 'conv_cls')
+REGRESSORS = ('retina_reg', 'rpn_reg', 'fc_reg', 'conv_reg')
+LAST_LAYER = re.compile(
+    r'(^|\.)(?:(cls|reg)_convs\.\d+\.1|rtm_(cls|reg)\.\d+)$')
+
+
+def last_layer_kind(name):
+    """'cls' or 'reg' for a head's last layer, else None."""
+    last = name.rsplit('.', 1)[-1]
+    if last in CLASSIFIERS:
+        return 'cls'
+    if last in REGRESSORS:
+        return 'reg'
+    match = LAST_LAYER.search(name)
+    if match:
+        return match.group(2) or match.group(3)
+    return None
+
+
+def build_detector(path, cfg=None, seed=0):
+    """The detector of a config with random, confident weights: BN
+    statistics randomised and the classifiers' weights spread, so that
+    scores differ clearly between boxes (no ties for NMS to break)."""
+    import logging
+
+    from mmengine.config import Config
+
+    from mmshuffle.deploy.detection import predict_reference
+    from mmshuffle.engine.configs import build_model
+    cfg = cfg or Config.fromfile(path)
+    model = build_model(cfg, pretrained=False)
+    logging.disable(logging.INFO)
+    try:
+        model.init_weights()
+    finally:
+        logging.disable(logging.NOTSET)
+    randomize_bn_stats(model, seed)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        # fresh mmdet heads start near zero (std 0.01): spread every
+        # weight as a trained network's (variance preserving)
+        for module in model.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+                fan_in = module.weight[0].numel()
+                module.weight.copy_(
+                    torch.randn(module.weight.shape, generator=gen) *
+                    (2 / fan_in)**0.5)
+    # then scale the last layers so that class logits spread with std 2
+    # (biases -2) and box deltas with std 0.5: scores differ clearly
+    last = {
+        name: module
+        for name, module in model.named_modules()
+        if last_layer_kind(name) and isinstance(module, torch.nn.Conv2d)
+        or name.rsplit('.', 1)[-1] in CLASSIFIERS + REGRESSORS
+    }
+    spread = {}
+    hooks = [
+        module.register_forward_hook(
+            lambda m, i, o, name=name: spread.setdefault(name, []).append(
+                o.std().item())) for name, module in last.items()
+    ]
+    with torch.no_grad():
+        predict_reference(model.eval(),
+                          torch.randn(1, 3, 160, 160, generator=gen))
+        for hook in hooks:
+            hook.remove()
+        for name, module in last.items():
+            target = 2.0 if last_layer_kind(name) == 'cls' else 0.5
+            module.weight.mul_(target / max(np.mean(spread[name]), 1e-6))
+            module.bias.fill_(-2.0 if target == 2.0 else 0.0)
+    return model.eval()
+
+
+def load_tool(path):
+    """A tool of tools/ as a module (its ``main(argv)`` callable)."""
+    import importlib.util
+    name = 'tool_' + osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_tool_in_process(path, args, capsys):
+    """Run ``tools/<path>`` with ``args`` in this process as its
+    ``__main__`` does (``run_cli(main)``): ``(exit status, stdout,
+    stderr)``. For the tools' argument and input checks, which stop
+    before any heavy work: the process start and imports a subprocess
+    would repeat are paid once. Each tool's real entry point is still
+    run as a process by one test of its own."""
+    from mmshuffle.engine.cli import run_cli
+    tool = load_tool(path)
+    capsys.readouterr()
+    code = 0
+    try:
+        run_cli(lambda: tool.main([str(a) for a in args]))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -4,15 +4,14 @@ and the ONNX graph (box decoding, NMS, top-K inside) gives mmdet's own
 predictions in onnxruntime, for single- and two-stage detectors, at any
 input size, batched, and with normalisation folded in."""
 import glob
-import logging
 import os.path as osp
-import re
 
 import numpy as np
 import onnx
 import pytest
 import torch
-from helpers import make_tiny_toy_data, randomize_bn_stats
+from helpers import (LITE, TOY_DET, build_detector, make_tiny_toy_data,
+                     run_tool_in_process)
 from mmengine.config import Config
 
 import mmshuffle  # noqa: F401
@@ -27,12 +26,10 @@ from mmshuffle.engine.cli import parse_metrics
 from mmshuffle.engine.configs import build_model
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TOY = osp.join(ROOT, 'configs', 'toy')
-LITE = osp.join(TOY, 'retinanet-lite_shufflenet-v2-1x_lite-fpn_toy-det.py')
-RETINA = osp.join(TOY, 'retinanet_shufflenet-v2-1x_fpn_toy-det.py')
-FRCNN = osp.join(TOY, 'faster-rcnn_shufflenet-v2-1x_fpn_toy-det.py')
-SSDLITE = osp.join(TOY, 'ssdlite_shufflenet-v2-1x_320_toy-det.py')
-RTMDET = osp.join(TOY, 'rtmdet-lite_shufflenet-v2-1x_320_toy-det.py')
+RETINA = osp.join(TOY_DET, 'retinanet_shufflenet-v2-1x_fpn_toy-det.py')
+FRCNN = osp.join(TOY_DET, 'faster-rcnn_shufflenet-v2-1x_fpn_toy-det.py')
+SSDLITE = osp.join(TOY_DET, 'ssdlite_shufflenet-v2-1x_320_toy-det.py')
+RTMDET = osp.join(TOY_DET, 'rtmdet-lite_shufflenet-v2-1x_320_toy-det.py')
 
 
 def detection_configs():
@@ -41,76 +38,6 @@ def detection_configs():
         if '_base_' not in p)
     return [p for p in paths
             if Config.fromfile(p).get('default_scope') == 'mmdet']
-
-
-#: the heads' last layers: class scores, box deltas (SSD's: the plain
-#: convolution closing each level's cls_convs/reg_convs; RTMDet's: one per
-#: level in rtm_cls/rtm_reg)
-CLASSIFIERS = ('retina_cls', 'rpn_cls', 'fc_cls', 'conv_cls')
-REGRESSORS = ('retina_reg', 'rpn_reg', 'fc_reg', 'conv_reg')
-LAST_LAYER = re.compile(
-    r'(^|\.)(?:(cls|reg)_convs\.\d+\.1|rtm_(cls|reg)\.\d+)$')
-
-
-def last_layer_kind(name):
-    """'cls' or 'reg' for a head's last layer, else None."""
-    last = name.rsplit('.', 1)[-1]
-    if last in CLASSIFIERS:
-        return 'cls'
-    if last in REGRESSORS:
-        return 'reg'
-    match = LAST_LAYER.search(name)
-    if match:
-        return match.group(2) or match.group(3)
-    return None
-
-
-def build_detector(path, cfg=None, seed=0):
-    """The detector of a config with random, confident weights: BN
-    statistics randomised and the classifiers' weights spread, so that
-    scores differ clearly between boxes (no ties for NMS to break)."""
-    cfg = cfg or Config.fromfile(path)
-    model = build_model(cfg, pretrained=False)
-    logging.disable(logging.INFO)
-    try:
-        model.init_weights()
-    finally:
-        logging.disable(logging.NOTSET)
-    randomize_bn_stats(model, seed)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        # fresh mmdet heads start near zero (std 0.01): spread every
-        # weight as a trained network's (variance preserving)
-        for module in model.modules():
-            if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
-                fan_in = module.weight[0].numel()
-                module.weight.copy_(
-                    torch.randn(module.weight.shape, generator=gen) *
-                    (2 / fan_in)**0.5)
-    # then scale the last layers so that class logits spread with std 2
-    # (biases -2) and box deltas with std 0.5: scores differ clearly
-    last = {
-        name: module
-        for name, module in model.named_modules()
-        if last_layer_kind(name) and isinstance(module, torch.nn.Conv2d)
-        or name.rsplit('.', 1)[-1] in CLASSIFIERS + REGRESSORS
-    }
-    spread = {}
-    hooks = [
-        module.register_forward_hook(
-            lambda m, i, o, name=name: spread.setdefault(name, []).append(
-                o.std().item())) for name, module in last.items()
-    ]
-    with torch.no_grad():
-        predict_reference(model.eval(),
-                          torch.randn(1, 3, 160, 160, generator=gen))
-        for hook in hooks:
-            hook.remove()
-        for name, module in last.items():
-            target = 2.0 if last_layer_kind(name) == 'cls' else 0.5
-            module.weight.mul_(target / max(np.mean(spread[name]), 1e-6))
-            module.bias.fill_(-2.0 if target == 2.0 else 0.0)
-    return model.eval()
 
 
 @pytest.mark.parametrize('path', detection_configs(),
@@ -164,14 +91,18 @@ def toy_images(tmp_path_factory):
 @pytest.mark.parametrize('path', [LITE, RETINA, FRCNN, SSDLITE, RTMDET],
                          ids=['retinanet-lite', 'retinanet', 'faster-rcnn',
                               'ssdlite', 'rtmdet-lite'])
-def test_onnx_detector_gives_mmdet_predictions(tmp_path, path, toy_images):
+def test_onnx_detector_gives_mmdet_predictions(tmp_path, path, toy_images,
+                                               request):
     import copy
-    model = build_detector(path)
-    reference = copy.deepcopy(model)
-    out = str(tmp_path / 'det.onnx')
     raw = path == LITE  # normalisation folded in for one of them
-    wrapped = DetectorForExport(model, raw_input=raw)
-    export_detector(wrapped, out, (160, 160), dynamic_batch=True)
+    if path == LITE:  # the shared export (raw input, dynamic batch)
+        reference, _, out = request.getfixturevalue('lite_export')
+    else:
+        model = build_detector(path)
+        reference = copy.deepcopy(model)
+        out = str(tmp_path / 'det.onnx')
+        export_detector(DetectorForExport(model), out, (160, 160),
+                        dynamic_batch=True)
     graph = onnx.load(out).graph
     ops = {node.op_type for node in graph.node}
     assert {node.domain for node in graph.node} <= {'', 'ai.onnx'}
@@ -285,7 +216,7 @@ def test_onnx_detector_evaluates_like_pytorch(trained):
 
 
 @pytest.mark.slow
-def test_tools_refuse_bad_input(trained, tmp_path):
+def test_tools_refuse_bad_input(trained, tmp_path, capsys, monkeypatch):
     root, cfg, ckpt, onnx_path = trained
     cls_cfg = osp.join(ROOT, 'configs', 'toy',
                        'shufflenet-v2-1x_1xb64-30e_toy-shapes.py')
@@ -311,12 +242,13 @@ def test_tools_refuse_bad_input(trained, tmp_path):
                                      'onnxruntime', '--threads', -1),
          '--threads'),
     ]
+    monkeypatch.chdir(root)
     for tool, args, message in cases:
-        proc = run(tool, *args, cwd=root)
-        assert proc.returncode == 2, (args, proc.stderr[-2000:])
-        lines = proc.stderr.strip().splitlines()
+        code, _, err = run_tool_in_process(
+            osp.join(ROOT, 'tools', *tool.split('/')), args, capsys)
+        assert code == 2, (args, err[-2000:])
+        lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith('error:'), (
-            args, proc.stderr[-2000:])
+            args, err[-2000:])
         assert message in lines[0], (args, lines[0])
-        assert 'Traceback' not in proc.stderr
     assert not out.exists()

@@ -9,13 +9,11 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import make_tiny_toy_data
+from helpers import LITE, make_tiny_toy_data, run_tool_in_process
 from mmengine.config import Config
 from PIL import Image
-from test_detector_export import LITE, build_detector
 
-from mmshuffle.deploy.detection import (DetectorForExport,
-                                        compare_detections, export_detector)
+from mmshuffle.deploy.detection import compare_detections
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(ROOT, 'tools', 'infer.py')
@@ -37,17 +35,10 @@ def as_arrays(record):
 
 
 @pytest.mark.slow
-def test_detection_pictures_and_json_match_across_backends(tmp_path):
+def test_detection_pictures_and_json_match_across_backends(tmp_path,
+                                                           lite_export):
     make_tiny_toy_data(tmp_path, det=(1, 7, 160))
-    model = build_detector(LITE)
-    ckpt = tmp_path / 'det.pth'
-    torch.save({'state_dict': model.state_dict(),
-                'meta': {'dataset_meta': {'classes': ['circle', 'square',
-                                                      'triangle', 'star']}}},
-               ckpt)
-    onnx_path = tmp_path / 'det.onnx'
-    export_detector(DetectorForExport(model, raw_input=True), str(onnx_path),
-                    (160, 160))
+    _, ckpt, onnx_path = lite_export  # the export takes raw pixels
     val = tmp_path / 'data' / 'toy_det' / 'val'
     runs = {}
     for backend, weights in (('pytorch', ckpt), ('onnxruntime', onnx_path),
@@ -82,7 +73,7 @@ def test_detection_pictures_and_json_match_across_backends(tmp_path):
 
 
 @pytest.mark.slow
-def test_classification_top5_and_bad_input(tmp_path):
+def test_classification_top5_and_bad_input(tmp_path, capsys, monkeypatch):
     from mmpretrain.registry import MODELS
     from mmengine.registry import DefaultScope
 
@@ -122,9 +113,12 @@ def test_classification_top5_and_bad_input(tmp_path):
          'a detection config'),
         ((CLS_CFG, ckpt, image, '--score-thr', 2), '--score-thr'),
     ]
+    monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
     for args, message in cases:
-        proc = infer(*args, cwd=tmp_path)
-        assert proc.returncode == 2, (args, proc.stderr[-2000:])
-        lines = proc.stderr.strip().splitlines()
+        code, _, err = run_tool_in_process(TOOL, args, capsys)
+        assert code == 2, (args, err[-2000:])
+        lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith('error:'), lines
         assert message in lines[0], (args, lines[0])
+    torch.set_num_threads(threads)  # infer.py sets the thread count

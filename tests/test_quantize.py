@@ -9,11 +9,10 @@ import sys
 import numpy as np
 import onnx
 import pytest
-from helpers import in_own_process, make_tiny_toy_data
-from test_detector_export import LITE, build_detector
+from helpers import (LITE, in_own_process, make_tiny_toy_data,
+                     run_tool_in_process)
 
-from mmshuffle.deploy.detection import (DetectorForExport, export_detector,
-                                        split_detections)
+from mmshuffle.deploy.detection import split_detections
 from mmshuffle.deploy.metadata import read_metadata
 from mmshuffle.deploy.runtime import DetectionSession, load_runtime
 
@@ -37,11 +36,9 @@ def iou(a, b):
 
 @pytest.mark.slow
 @in_own_process
-def test_int8_detector_finds_the_float_boxes(tmp_path):
+def test_int8_detector_finds_the_float_boxes(tmp_path, lite_export):
     make_tiny_toy_data(tmp_path, det=(8, 2, 320))
-    fp32 = tmp_path / 'det.onnx'
-    export_detector(DetectorForExport(build_detector(LITE)), str(fp32),
-                    (320, 320))
+    fp32 = lite_export[2]  # raw input: the calibration de-normalises
     int8 = tmp_path / 'det_int8.onnx'
     proc = quantize(LITE, fp32, '--out', int8, '--calib', 8, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -88,7 +85,7 @@ def test_int8_detector_finds_the_float_boxes(tmp_path):
             assert hit.mean() >= 0.9, (backend, hit.mean())
 
 
-def test_quantize_bad_input(tmp_path):
+def test_quantize_bad_input(tmp_path, capsys, monkeypatch):
     cls_cfg = osp.join(ROOT, 'configs', 'toy',
                        'shufflenet-v2-1x_1xb64-30e_toy-shapes.py')
     (tmp_path / 'm.onnx').write_bytes(b'not onnx')
@@ -104,10 +101,11 @@ def test_quantize_bad_input(tmp_path):
         ((cls_cfg, tmp_path / 'm.onnx', '--out', tmp_path / 'o.onnx'),
          'cannot read'),
     ]
+    monkeypatch.chdir(tmp_path)
     for args, message in cases:
-        proc = quantize(*args, cwd=tmp_path)
-        assert proc.returncode == 2, (args, proc.stderr[-2000:])
-        lines = proc.stderr.strip().splitlines()
+        code, _, err = run_tool_in_process(TOOL, args, capsys)
+        assert code == 2, (args, err[-2000:])
+        lines = err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith('error:'), lines
         assert message in lines[0], (args, lines[0])
     assert not (tmp_path / 'o.onnx').exists()

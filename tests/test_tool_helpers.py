@@ -129,3 +129,75 @@ def test_input_spec_feeds_raw_and_normalised_graphs():
     with pytest.raises(ValueError, match='input size 64x40 is not '
                        'divisible by 32'):
         InputSpec(meta).check_size((1, 3, 64, 40))
+
+
+def test_calibration_images_are_a_seeded_draw_of_the_train_set(
+        tmp_path, monkeypatch):
+    """quantize.py's calibration: ``count`` training images through the
+    train pipeline and data preprocessor, the same for the same seed, as
+    the graph takes them (raw pixels where its metadata says so); the
+    caller's random state is left as it was."""
+    import random
+
+    import torch
+    from helpers import LITE
+
+    from mmshuffle.deploy.quantize import calibration_images
+    make_tiny_toy_data(tmp_path, det=(6, 2, 64))
+    monkeypatch.chdir(tmp_path)
+    plain = {'task': 'detection'}
+    states = (random.getstate(), np.random.get_state()[1].copy(),
+              torch.get_rng_state())
+    first = calibration_images(Config.fromfile(LITE), 3, 0, plain)
+    assert random.getstate() == states[0]
+    assert (np.random.get_state()[1] == states[1]).all()
+    assert torch.equal(torch.get_rng_state(), states[2])
+    again = calibration_images(Config.fromfile(LITE), 3, 0, plain)
+    other = calibration_images(Config.fromfile(LITE), 3, 1, plain)
+    assert len(first) == 3
+    for image in first:
+        assert image.dtype == np.float32 and image.shape[:2] == (1, 3)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not all(a.shape == b.shape and np.array_equal(a, b)
+                   for a, b in zip(first, other))
+    raw_meta = dict(plain, raw_input='true', bgr_to_rgb='false',
+                    mean=json.dumps([123.675, 116.28, 103.53]),
+                    std=json.dumps([58.395, 57.12, 57.375]))
+    raw = calibration_images(Config.fromfile(LITE), 3, 0, raw_meta)
+    spec = InputSpec(raw_meta)
+    for image, pixels in zip(first, raw):
+        np.testing.assert_allclose(pixels, image * spec.std + spec.mean,
+                                   rtol=1e-5, atol=1e-3)
+    with pytest.raises(ValueError, match='the training set has only 6 '
+                       'images, fewer than the 7 asked for'):
+        calibration_images(Config.fromfile(LITE), 7, 0, plain)
+
+
+def test_classification_session_splits_by_the_exported_batch(tmp_path):
+    """A file exported for batch 1 runs a batch of 3 in three calls and
+    gives the classifier's logits; images of another size than the export
+    are refused with the sizes named."""
+    import copy
+
+    import torch
+
+    from mmshuffle.deploy.onnx import ClassifierForExport, export_onnx
+    from mmshuffle.deploy.runtime import ClassificationSession, load_runtime
+    from mmshuffle.models.classifier import build_classifier
+    model = build_classifier(dict(type='mmshuffle.ShuffleNetV2',
+                                  widen_factor=0.5), num_classes=4).eval()
+    path = str(tmp_path / 'cls.onnx')
+    export_onnx(ClassifierForExport(copy.deepcopy(model)), path, (32, 32),
+                output_names=['logits'])
+    session = ClassificationSession(load_runtime(path))
+    assert session.fixed_batch == 1
+    x = np.random.default_rng(0).standard_normal((3, 3, 32, 32))
+    logits = session(x)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x).float(), mode='tensor')
+    assert logits.shape == (3, 4) and logits.dtype == np.float32
+    np.testing.assert_allclose(logits, expected.numpy(), atol=1e-4)
+    with pytest.raises(ValueError, match=r'the test pipeline gives \(64, '
+                       r'64\) images but the model was exported for '
+                       r'\(32, 32\)'):
+        session(np.zeros((1, 3, 64, 64), np.float32))

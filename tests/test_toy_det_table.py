@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers import run_tool_in_process
 from mmengine.config import Config
 
 from mmshuffle.analysis.report import (accuracy_latency_table,
@@ -119,7 +120,7 @@ def test_detection_page_shows_the_recorded_runs():
     assert osp.isfile(osp.join(ROOT, 'docs', 'benchmarks', 'det_toy.png'))
 
 
-def test_plot_and_bad_options(tmp_path):
+def test_plot_and_bad_options(tmp_path, capsys, monkeypatch):
     table, latency = _fake_runs(0.45, 18.0)
     png = draw_map_latency(table, latency, str(tmp_path / 'a.png'))
     with open(png, 'rb') as f:
@@ -134,10 +135,10 @@ def test_plot_and_bad_options(tmp_path):
           str(tmp_path / 'none.json')],
          f'error: --plot needs {tmp_path / "none.json"}: no such file'),
     ]:
-        proc = subprocess.run([sys.executable, TOOL] + argv, cwd=ROOT,
-                              capture_output=True, text=True)
-        assert proc.returncode == 2, proc.stderr
-        assert proc.stderr.strip().splitlines()[-1].startswith(message)
+        monkeypatch.chdir(ROOT)
+        code, _, err = run_tool_in_process(TOOL, argv, capsys)
+        assert code == 2, err
+        assert err.strip().splitlines()[-1].startswith(message)
     assert not (tmp_path / 'b.png').exists()
 
 

@@ -142,6 +142,8 @@ def calibration_images(cfg, count: int, seed: int,
     Raises:
         ValueError: the training set has fewer than ``count`` images.
     """
+    import random
+
     import torch
     from mmengine.runner import set_random_seed
 
@@ -162,14 +164,20 @@ def calibration_images(cfg, count: int, seed: int,
     out = []
     # the train pipeline's random augmentations draw from the global
     # generators (no loader workers here to seed them): seed them so that
-    # the same seed gives the same calibration images, and the same file
-    set_random_seed(seed)
-    with torch.no_grad():
-        for data in loader:
-            inputs = preprocessor(data, False)['inputs'].float().numpy()
-            out.append(spec.to_graph(inputs))
-            if len(out) == count:
-                break
+    # the same seed gives the same calibration images, and the same file;
+    # the caller's random state is put back afterwards
+    states = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            set_random_seed(seed)
+            for data in loader:
+                inputs = preprocessor(data, False)['inputs'].float().numpy()
+                out.append(spec.to_graph(inputs))
+                if len(out) == count:
+                    break
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
     return out
 
 
