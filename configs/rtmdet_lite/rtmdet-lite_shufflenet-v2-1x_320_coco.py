@@ -27,63 +27,81 @@ model = dict(
 
 input_size = 320
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='LoadImageFromFile', _scope_='mmdet'),
+    dict(type='LoadAnnotations', _scope_='mmdet', with_bbox=True),
     dict(
         type='CachedMosaic',
+        _scope_='mmdet',
         img_scale=(input_size, input_size),
         pad_val=114.0,
         max_cached_images=20,
         random_pop=False),
     dict(
         type='RandomResize',
+        _scope_='mmdet',
         scale=(input_size * 2, input_size * 2),
         ratio_range=(0.5, 2.0),
         keep_ratio=True),
-    dict(type='RandomCrop', crop_size=(input_size, input_size)),
-    dict(type='YOLOXHSVRandomAug'),
-    dict(type='RandomFlip', prob=0.5),
+    dict(
+        type='RandomCrop',
+        _scope_='mmdet',
+        crop_size=(input_size, input_size)),
+    dict(type='YOLOXHSVRandomAug', _scope_='mmdet'),
+    dict(type='RandomFlip', _scope_='mmdet', prob=0.5),
     dict(
         type='Pad',
+        _scope_='mmdet',
         size=(input_size, input_size),
         pad_val=dict(img=(114, 114, 114))),
     dict(
         type='CachedMixUp',
+        _scope_='mmdet',
         img_scale=(input_size, input_size),
         ratio_range=(1.0, 1.0),
         max_cached_images=10,
         random_pop=False,
         pad_val=(114, 114, 114),
         prob=0.5),
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs', _scope_='mmdet')
 ]
 train_pipeline_stage2 = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='LoadImageFromFile', _scope_='mmdet'),
+    dict(type='LoadAnnotations', _scope_='mmdet', with_bbox=True),
     dict(
         type='RandomResize',
+        _scope_='mmdet',
         scale=(input_size, input_size),
         ratio_range=(0.5, 2.0),
         keep_ratio=True),
-    dict(type='RandomCrop', crop_size=(input_size, input_size)),
-    dict(type='YOLOXHSVRandomAug'),
-    dict(type='RandomFlip', prob=0.5),
+    dict(
+        type='RandomCrop',
+        _scope_='mmdet',
+        crop_size=(input_size, input_size)),
+    dict(type='YOLOXHSVRandomAug', _scope_='mmdet'),
+    dict(type='RandomFlip', _scope_='mmdet', prob=0.5),
     dict(
         type='Pad',
+        _scope_='mmdet',
         size=(input_size, input_size),
         pad_val=dict(img=(114, 114, 114))),
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs', _scope_='mmdet')
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(input_size, input_size), keep_ratio=True),
+    dict(type='LoadImageFromFile', _scope_='mmdet'),
+    dict(
+        type='Resize',
+        _scope_='mmdet',
+        scale=(input_size, input_size),
+        keep_ratio=True),
     dict(
         type='Pad',
+        _scope_='mmdet',
         size=(input_size, input_size),
         pad_val=dict(img=(114, 114, 114))),
-    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='LoadAnnotations', _scope_='mmdet', with_bbox=True),
     dict(
         type='PackDetInputs',
+        _scope_='mmdet',
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                    'scale_factor'))
 ]
@@ -105,19 +123,22 @@ base_lr = 0.004
 interval = 10
 train_cfg = dict(
     type='EpochBasedTrainLoop',
+    _scope_='mmdet',
     max_epochs=max_epochs,
     val_interval=interval,
     dynamic_intervals=[(max_epochs - stage2_num_epochs, 1)])
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+val_cfg = dict(type='ValLoop', _scope_='mmdet')
+test_cfg = dict(type='TestLoop', _scope_='mmdet')
 optim_wrapper = dict(
     type='OptimWrapper',
+    _scope_='mmdet',
     optimizer=dict(type='AdamW', lr=base_lr, weight_decay=0.05),
     paramwise_cfg=dict(
         norm_decay_mult=0, bias_decay_mult=0, bypass_duplicate=True))
 param_scheduler = [
     dict(
         type='LinearLR',
+        _scope_='mmdet',
         start_factor=1.0e-5,
         by_epoch=False,
         begin=0,
@@ -125,6 +146,7 @@ param_scheduler = [
     dict(
         # cosine from epoch 150 to 300
         type='CosineAnnealingLR',
+        _scope_='mmdet',
         eta_min=base_lr * 0.05,
         begin=max_epochs // 2,
         end=max_epochs,
@@ -134,15 +156,17 @@ param_scheduler = [
 ]
 default_hooks = dict(checkpoint=dict(interval=interval, max_keep_ckpts=3))
 custom_hooks = [
-    dict(type='mmshuffle.SafeCheckpointHook'),
+    dict(type='mmshuffle.SafeCheckpointHook', _scope_='mmdet'),
     dict(
         type='EMAHook',
+        _scope_='mmdet',
         ema_type='ExpMomentumEMA',
         momentum=0.0002,
         update_buffers=True,
         priority=49),
     dict(
         type='PipelineSwitchHook',
+        _scope_='mmdet',
         switch_epoch=max_epochs - stage2_num_epochs,
         switch_pipeline=train_pipeline_stage2)
 ]

@@ -23,4 +23,5 @@ default_hooks = dict(
 log_processor = dict(by_epoch=False)
 # iteration-based: the training data are an endless stream (as the
 # authors' loader)
-train_dataloader = dict(sampler=dict(type='InfiniteSampler', shuffle=True))
+train_dataloader = dict(
+    sampler=dict(type='InfiniteSampler', _scope_='mmpretrain', shuffle=True))

@@ -31,33 +31,45 @@ env_cfg = dict(cudnn_benchmark=True)
 
 input_size = 320
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='LoadImageFromFile', _scope_='mmdet'),
+    dict(type='LoadAnnotations', _scope_='mmdet', with_bbox=True),
     dict(
         type='Expand',
+        _scope_='mmdet',
         mean=[123.675, 116.28, 103.53],
         to_rgb=True,
         ratio_range=(1, 4)),
     dict(
         type='MinIoURandomCrop',
+        _scope_='mmdet',
         min_ious=(0.1, 0.3, 0.5, 0.7, 0.9),
         min_crop_size=0.3),
-    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
-    dict(type='RandomFlip', prob=0.5),
+    dict(
+        type='Resize',
+        _scope_='mmdet',
+        scale=(input_size, input_size),
+        keep_ratio=False),
+    dict(type='RandomFlip', _scope_='mmdet', prob=0.5),
     dict(
         type='PhotoMetricDistortion',
+        _scope_='mmdet',
         brightness_delta=32,
         contrast_range=(0.5, 1.5),
         saturation_range=(0.5, 1.5),
         hue_delta=18),
-    dict(type='PackDetInputs')
+    dict(type='PackDetInputs', _scope_='mmdet')
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(input_size, input_size), keep_ratio=False),
-    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='LoadImageFromFile', _scope_='mmdet'),
+    dict(
+        type='Resize',
+        _scope_='mmdet',
+        scale=(input_size, input_size),
+        keep_ratio=False),
+    dict(type='LoadAnnotations', _scope_='mmdet', with_bbox=True),
     dict(
         type='PackDetInputs',
+        _scope_='mmdet',
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                    'scale_factor'))
 ]
@@ -68,6 +80,7 @@ train_dataloader = dict(
     dataset=dict(
         _delete_=True,
         type='RepeatDataset',
+        _scope_='mmdet',
         times=5,
         dataset=dict(
             type={{_base_.dataset_type}},
@@ -81,15 +94,23 @@ test_dataloader = val_dataloader
 
 max_epochs = 120
 train_cfg = dict(
-    type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+    type='EpochBasedTrainLoop',
+    _scope_='mmdet',
+    max_epochs=max_epochs,
+    val_interval=5)
+val_cfg = dict(type='ValLoop', _scope_='mmdet')
+test_cfg = dict(type='TestLoop', _scope_='mmdet')
 param_scheduler = [
     dict(
-        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
+        type='LinearLR',
+        _scope_='mmdet',
+        start_factor=0.001,
+        by_epoch=False,
+        begin=0,
         end=500),
     dict(
         type='CosineAnnealingLR',
+        _scope_='mmdet',
         begin=0,
         T_max=max_epochs,
         end=max_epochs,
@@ -98,11 +119,16 @@ param_scheduler = [
 ]
 optim_wrapper = dict(
     type='OptimWrapper',
+    _scope_='mmdet',
     optimizer=dict(type='SGD', lr=0.015, momentum=0.9, weight_decay=4.0e-5))
 custom_hooks = [
-    dict(type='mmshuffle.SafeCheckpointHook'),
-    dict(type='NumClassCheckHook'),
-    dict(type='CheckInvalidLossHook', interval=50, priority='VERY_LOW')
+    dict(type='mmshuffle.SafeCheckpointHook', _scope_='mmdet'),
+    dict(type='NumClassCheckHook', _scope_='mmdet'),
+    dict(
+        type='CheckInvalidLossHook',
+        _scope_='mmdet',
+        interval=50,
+        priority='VERY_LOW')
 ]
 # --auto-scale-lr scales lr by (GPUs x batch per GPU) / 192 (8 GPUs x 24)
 auto_scale_lr = dict(enable=False, base_batch_size=192)

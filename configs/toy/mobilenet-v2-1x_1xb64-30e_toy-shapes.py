@@ -6,6 +6,7 @@ _base_ = [
 # MobileNet V2 1x from scratch on the built-in toy shapes, on CPU.
 model = dict(
     type='ImageClassifier',
+    _scope_='mmpretrain',
     backbone=dict(type='mmshuffle.MobileNetV2', widen_factor=1.0),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

@@ -28,24 +28,36 @@ model = dict(
     bbox_head=dict(num_classes=4),
     test_cfg=dict(score_thr=0.05, nms_pre=1000, max_per_img=100),
 )
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=4)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+train_cfg = dict(
+    type='EpochBasedTrainLoop', _scope_='mmdet', max_epochs=12, val_interval=4)
+val_cfg = dict(type='ValLoop', _scope_='mmdet')
+test_cfg = dict(type='TestLoop', _scope_='mmdet')
 optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=0.001, weight_decay=0.05),
+    optimizer=dict(type='AdamW', _scope_='mmdet', lr=0.001, weight_decay=0.05),
     paramwise_cfg=dict(
         norm_decay_mult=0, bias_decay_mult=0, bypass_duplicate=True),
     clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=100),
-    dict(type='CosineAnnealingLR', eta_min=0, by_epoch=True, begin=0,
-         end=12),
+    dict(
+        type='LinearLR',
+        _scope_='mmdet',
+        start_factor=0.01,
+        by_epoch=False,
+        begin=0,
+        end=100),
+    dict(
+        type='CosineAnnealingLR',
+        _scope_='mmdet',
+        eta_min=0,
+        by_epoch=True,
+        begin=0,
+        end=12),
 ]
 custom_hooks = [
-    dict(type='mmshuffle.SafeCheckpointHook'),
+    dict(type='mmshuffle.SafeCheckpointHook', _scope_='mmdet'),
     dict(
         type='EMAHook',
+        _scope_='mmdet',
         ema_type='ExpMomentumEMA',
         momentum=0.0002,
         update_buffers=True,

@@ -6,6 +6,7 @@ _base_ = [
 # ShuffleNet V1 1x (g=3) from scratch on the built-in toy shapes, on CPU.
 model = dict(
     type='ImageClassifier',
+    _scope_='mmpretrain',
     backbone=dict(type='mmshuffle.ShuffleNetV1', groups=3, widen_factor=1.0),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

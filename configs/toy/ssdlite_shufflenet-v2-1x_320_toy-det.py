@@ -32,22 +32,35 @@ model = dict(
             min_sizes=[16, 32, 64, 96, 128, 160],
             max_sizes=[32, 64, 96, 128, 160, 192])),
 )
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=4)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
+train_cfg = dict(
+    type='EpochBasedTrainLoop', _scope_='mmdet', max_epochs=12, val_interval=4)
+val_cfg = dict(type='ValLoop', _scope_='mmdet')
+test_cfg = dict(type='TestLoop', _scope_='mmdet')
 # lr 0.002, a fifth of the RetinaNet toy configs' 0.01: with 0.01 SSD's
 # summed hard-negative-mined loss grew the backbone's depthwise kernels until
 # its features no longer depended on the image (MobileNet V2 after 4 epochs:
 # the same boxes on every image, bbox mAP 0.000); 0.002 trains (0.062 after
 # 4 epochs). mmdet's COCO recipe, 0.015 at batch 192, is 3e-4 at batch 4.
 optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.002, momentum=0.9, weight_decay=4e-5),
+    optimizer=dict(
+        type='SGD', _scope_='mmdet', lr=0.002, momentum=0.9,
+        weight_decay=4e-5),
     clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=100),
-    dict(type='CosineAnnealingLR', eta_min=0, by_epoch=True, begin=0,
-         end=12),
+    dict(
+        type='LinearLR',
+        _scope_='mmdet',
+        start_factor=0.01,
+        by_epoch=False,
+        begin=0,
+        end=100),
+    dict(
+        type='CosineAnnealingLR',
+        _scope_='mmdet',
+        eta_min=0,
+        by_epoch=True,
+        begin=0,
+        end=12),
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=4)
 default_hooks = dict(logger=dict(interval=20))

@@ -11,16 +11,29 @@ data_preprocessor = dict(
 )
 
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=224, backend='pillow'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
+    dict(type='LoadImageFromFile', _scope_='mmpretrain'),
+    dict(
+        type='RandomResizedCrop',
+        _scope_='mmpretrain',
+        scale=224,
+        backend='pillow'),
+    dict(
+        type='RandomFlip',
+        _scope_='mmpretrain',
+        prob=0.5,
+        direction='horizontal'),
+    dict(type='PackInputs', _scope_='mmpretrain'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=256, edge='short', backend='pillow'),
-    dict(type='CenterCrop', crop_size=224),
-    dict(type='PackInputs'),
+    dict(type='LoadImageFromFile', _scope_='mmpretrain'),
+    dict(
+        type='ResizeEdge',
+        _scope_='mmpretrain',
+        scale=256,
+        edge='short',
+        backend='pillow'),
+    dict(type='CenterCrop', _scope_='mmpretrain', crop_size=224),
+    dict(type='PackInputs', _scope_='mmpretrain'),
 ]
 
 train_dataloader = dict(
@@ -28,21 +41,23 @@ train_dataloader = dict(
     num_workers=5,
     dataset=dict(
         type=dataset_type,
+        _scope_='mmpretrain',
         data_root='data/imagenet',
         split='train',
         pipeline=train_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='DefaultSampler', _scope_='mmpretrain', shuffle=True),
 )
 val_dataloader = dict(
     batch_size=32,
     num_workers=5,
     dataset=dict(
         type=dataset_type,
+        _scope_='mmpretrain',
         data_root='data/imagenet',
         split='val',
         pipeline=test_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    sampler=dict(type='DefaultSampler', _scope_='mmpretrain', shuffle=False),
 )
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
+val_evaluator = dict(type='Accuracy', _scope_='mmpretrain', topk=(1, 5))
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator

@@ -6,11 +6,27 @@
 _base_ = ['./imagenet_megvii_test.py']
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', imdecode_backend='pillow'),
-    dict(type='RandomResizedCrop', scale=224, backend='pillow'),
-    dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
+    dict(
+        type='LoadImageFromFile',
+        _scope_='mmpretrain',
+        imdecode_backend='pillow'),
+    dict(
+        type='RandomResizedCrop',
+        _scope_='mmpretrain',
+        scale=224,
+        backend='pillow'),
+    dict(
+        type='ColorJitter',
+        _scope_='mmpretrain',
+        brightness=0.4,
+        contrast=0.4,
+        saturation=0.4),
+    dict(
+        type='RandomFlip',
+        _scope_='mmpretrain',
+        prob=0.5,
+        direction='horizontal'),
+    dict(type='PackInputs', _scope_='mmpretrain'),
 ]
 
 train_dataloader = dict(
@@ -18,8 +34,9 @@ train_dataloader = dict(
     num_workers=5,
     dataset=dict(
         type='ImageNet',
+        _scope_='mmpretrain',
         data_root='data/imagenet',
         split='train',
         pipeline=train_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='DefaultSampler', _scope_='mmpretrain', shuffle=True),
 )

@@ -8,17 +8,21 @@ dataset_type = 'ImageNet'
 data_preprocessor = dict(num_classes=1000, mean=None, std=None, to_rgb=False)
 
 test_pipeline = [
-    dict(type='LoadImageFromFile', imdecode_backend='pillow'),
+    dict(
+        type='LoadImageFromFile',
+        _scope_='mmpretrain',
+        imdecode_backend='pillow'),
     # keep_ratio with a (short, long) bound: short side 256 whatever the
     # long side (up to 100000 px)
     dict(
         type='Resize',
+        _scope_='mmpretrain',
         scale=(256, 100000),
         keep_ratio=True,
         interpolation='bilinear',
         backend='cv2'),
-    dict(type='CenterCrop', crop_size=224),
-    dict(type='PackInputs'),
+    dict(type='CenterCrop', _scope_='mmpretrain', crop_size=224),
+    dict(type='PackInputs', _scope_='mmpretrain'),
 ]
 
 val_dataloader = dict(
@@ -26,11 +30,12 @@ val_dataloader = dict(
     num_workers=5,
     dataset=dict(
         type=dataset_type,
+        _scope_='mmpretrain',
         data_root='data/imagenet',
         split='val',
         pipeline=test_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    sampler=dict(type='DefaultSampler', _scope_='mmpretrain', shuffle=False),
 )
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
+val_evaluator = dict(type='Accuracy', _scope_='mmpretrain', topk=(1, 5))
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator

@@ -13,14 +13,22 @@ data_preprocessor = dict(
 
 # every class is symmetric under flips, so both flips are label-preserving
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomFlip', prob=0.5, direction='vertical'),
-    dict(type='PackInputs'),
+    dict(type='LoadImageFromFile', _scope_='mmpretrain'),
+    dict(
+        type='RandomFlip',
+        _scope_='mmpretrain',
+        prob=0.5,
+        direction='horizontal'),
+    dict(
+        type='RandomFlip',
+        _scope_='mmpretrain',
+        prob=0.5,
+        direction='vertical'),
+    dict(type='PackInputs', _scope_='mmpretrain'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='PackInputs'),
+    dict(type='LoadImageFromFile', _scope_='mmpretrain'),
+    dict(type='PackInputs', _scope_='mmpretrain'),
 ]
 
 train_dataloader = dict(
@@ -28,25 +36,27 @@ train_dataloader = dict(
     num_workers=2,
     dataset=dict(
         type=dataset_type,
+        _scope_='mmpretrain',
         data_root=data_root,
         ann_file='meta/train.txt',
         data_prefix='train',
         classes=classes,
         pipeline=train_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='DefaultSampler', _scope_='mmpretrain', shuffle=True),
 )
 val_dataloader = dict(
     batch_size=100,
     num_workers=2,
     dataset=dict(
         type=dataset_type,
+        _scope_='mmpretrain',
         data_root=data_root,
         ann_file='meta/val.txt',
         data_prefix='val',
         classes=classes,
         pipeline=test_pipeline),
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    sampler=dict(type='DefaultSampler', _scope_='mmpretrain', shuffle=False),
 )
-val_evaluator = dict(type='Accuracy', topk=(1, ))
+val_evaluator = dict(type='Accuracy', _scope_='mmpretrain', topk=(1, ))
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator

@@ -6,6 +6,7 @@
 # RoIs are pooled from P3-P6.
 model = dict(
     type='FasterRCNN',
+    _scope_='mmdet',
     data_preprocessor=dict(
         type='DetDataPreprocessor',
         mean=[123.675, 116.28, 103.53],

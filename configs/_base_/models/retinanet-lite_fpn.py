@@ -5,6 +5,7 @@
 # 8-128, as the stock RetinaNet.
 model = dict(
     type='RetinaNet',
+    _scope_='mmdet',
     data_preprocessor=dict(
         type='DetDataPreprocessor',
         mean=[123.675, 116.28, 103.53],

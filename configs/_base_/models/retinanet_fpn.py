@@ -4,6 +4,7 @@
 # stride-2 convs (strides 8-128, as mmdet's RetinaNet on ResNets).
 model = dict(
     type='RetinaNet',
+    _scope_='mmdet',
     data_preprocessor=dict(
         type='DetDataPreprocessor',
         mean=[123.675, 116.28, 103.53],

@@ -10,10 +10,9 @@
 # trained with dynamic soft-label assignment, quality focal loss and GIoU
 # loss. Levels P3-P5 (strides 8, 16, 32) from the backbone's three outputs.
 # Leaf configs add `backbone` and `neck.in_channels`.
-norm_cfg = dict(type='BN', momentum=0.03, eps=0.001)
-act_cfg = dict(type='SiLU', inplace=True)
 model = dict(
     type='RTMDet',
+    _scope_='mmdet',
     data_preprocessor=dict(
         type='DetDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
@@ -27,8 +26,8 @@ model = dict(
         num_csp_blocks=1,
         expand_ratio=0.5,
         use_depthwise=True,
-        norm_cfg=norm_cfg,
-        act_cfg=act_cfg),
+        norm_cfg=dict(type='BN', momentum=0.03, eps=0.001),
+        act_cfg=dict(type='SiLU', inplace=True)),
     bbox_head=dict(
         type='mmshuffle.LiteRTMDetHead',
         num_classes=80,
@@ -49,8 +48,8 @@ model = dict(
         exp_on_reg=False,
         share_conv=True,
         pred_kernel_size=1,
-        norm_cfg=norm_cfg,
-        act_cfg=act_cfg),
+        norm_cfg=dict(type='BN', momentum=0.03, eps=0.001),
+        act_cfg=dict(type='SiLU', inplace=True)),
     train_cfg=dict(
         assigner=dict(type='DynamicSoftLabelAssigner', topk=13),
         allowed_border=-1,

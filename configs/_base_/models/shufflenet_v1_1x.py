@@ -1,6 +1,7 @@
 # ShuffleNet V1 1x (g=3) classifier; leaf configs change groups/width.
 model = dict(
     type='ImageClassifier',
+    _scope_='mmpretrain',
     backbone=dict(type='mmshuffle.ShuffleNetV1', groups=3, widen_factor=1.0),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

@@ -3,6 +3,7 @@
 # leaf configs change groups/width.
 model = dict(
     type='ImageClassifier',
+    _scope_='mmpretrain',
     backbone=dict(
         type='mmshuffle.ShuffleNetV1',
         groups=3,

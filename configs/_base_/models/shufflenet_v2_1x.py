@@ -1,6 +1,7 @@
 # ShuffleNet V2 1x classifier; leaf configs change the width.
 model = dict(
     type='ImageClassifier',
+    _scope_='mmpretrain',
     backbone=dict(type='mmshuffle.ShuffleNetV2', widen_factor=1.0),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(

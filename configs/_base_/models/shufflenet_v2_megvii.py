@@ -3,6 +3,7 @@
 # leaf configs change the width.
 model = dict(
     type='ImageClassifier',
+    _scope_='mmpretrain',
     backbone=dict(
         type='mmshuffle.ShuffleNetV2', widen_factor=1.0, megvii=True),
     neck=dict(type='GlobalAveragePooling'),

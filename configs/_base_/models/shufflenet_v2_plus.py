@@ -3,6 +3,7 @@
 # 0.2, bias-free classifier; leaf configs change the arch.
 model = dict(
     type='ImageClassifier',
+    _scope_='mmpretrain',
     backbone=dict(type='mmshuffle.ShuffleNetV2Plus', arch='small'),
     neck=dict(type='mmshuffle.GlobalAveragePoolingSE', in_channels=1280),
     head=dict(

@@ -8,9 +8,9 @@
 # SSDHead with depthwise-separable predictors (mmshuffle.SSDLiteHead, which
 # also predicts under mmdet 3.3). Leaf configs add `backbone` and the
 # neck's/head's channels (the first two are the backbone's outputs).
-norm_cfg = dict(type='BN', eps=0.001, momentum=0.03)
 model = dict(
     type='SingleStageDetector',
+    _scope_='mmdet',
     data_preprocessor=dict(
         type='DetDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
@@ -23,14 +23,14 @@ model = dict(
         level_paddings=(1, 1, 1, 1),
         l2_norm_scale=None,
         use_depthwise=True,
-        norm_cfg=norm_cfg,
+        norm_cfg=dict(type='BN', eps=0.001, momentum=0.03),
         act_cfg=dict(type='ReLU6'),
         init_cfg=dict(type='TruncNormal', layer='Conv2d', std=0.03)),
     bbox_head=dict(
         type='mmshuffle.SSDLiteHead',
         num_classes=80,
         use_depthwise=True,
-        norm_cfg=norm_cfg,
+        norm_cfg=dict(type='BN', eps=0.001, momentum=0.03),
         act_cfg=dict(type='ReLU6'),
         init_cfg=dict(type='Normal', layer='Conv2d', std=0.001),
         # anchor sizes for 320x320 inputs (feature maps 20, 10, 5, 3, 2, 1)
