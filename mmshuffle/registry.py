@@ -10,6 +10,13 @@ Importing this module also adds ``mmshuffle`` to the packages whose configs
 mmengine finds by ``package::path`` (``_base_ = 'mmshuffle::...'``,
 ``mmengine.hub.get_config('mmshuffle::...')``): mmengine 0.10 keeps a fixed
 table of them (``mmengine.config.utils.MODULE2PACKAGE``).
+
+These registries hold mmshuffle's own modules only. A config inherited
+through ``mmshuffle::`` is nevertheless built in mmdet's or mmpretrain's
+scope: mmengine gives every inherited dict ``_scope_='mmshuffle'`` unless
+it names a scope already, and every dict of mmshuffle's configs that the
+Runner builds names its own (``_scope_='mmdet'``/``'mmpretrain'``; see
+docs/openmmlab.md).
 """
 from mmengine.config.utils import MODULE2PACKAGE
 from mmengine.registry import HOOKS as MMENGINE_HOOKS

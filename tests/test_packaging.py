@@ -34,13 +34,12 @@ OUTSIDE = textwrap.dedent('''
         'mmshuffle::retinanet/retinanet_shufflenet-v2-1x_fpn_1x_coco.py')
     assert det.model.neck.in_channels == [116, 232, 464]
 
-    # a config of another project, inheriting from ours; mmengine tags what
-    # it inherits with _scope_='mmshuffle', the model is mmpretrain's
+    # a config of another project, inheriting from ours and changing its
+    # classes only: what it inherits keeps the scope it names (mmpretrain)
     with open('my_config.py', 'w') as f:
         f.write("_base_ = 'mmshuffle::shufflenet_v2/"
                 "shufflenet-v2-0.5x_16xb64_in1k.py'\\n"
-                "model = dict(_scope_='mmpretrain', "
-                "head=dict(num_classes=10))\\n")
+                "model = dict(head=dict(num_classes=10))\\n")
     mine = Config.fromfile('my_config.py')
     with DefaultScope.overwrite_default_scope(mine.default_scope):
         model = MODELS.build(mine.model)
@@ -51,8 +50,7 @@ OUTSIDE = textwrap.dedent('''
     with open('my_detector.py', 'w') as f:
         f.write("_base_ = 'mmshuffle::retinanet/retinanet-lite_"
                 "shufflenet-v2-1x_lite-fpn_1x_coco.py'\\n"
-                "model = dict(_scope_='mmdet', "
-                "bbox_head=dict(num_classes=3))\\n")
+                "model = dict(bbox_head=dict(num_classes=3))\\n")
     det = Config.fromfile('my_detector.py')
     with DefaultScope.overwrite_default_scope(det.default_scope):
         detector = DET_MODELS.build(det.model)

@@ -97,8 +97,10 @@ def class_names(cfg, meta):
         return names
     for field in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
         dataset = (cfg.get(field) or {}).get('dataset') or {}
-        classes = (dataset.get('metainfo') or {}).get('classes')
-        if classes:
+        # mmpretrain's datasets also take the names as `classes`
+        classes = (dataset.get('metainfo') or {}).get('classes') or \
+            dataset.get('classes')
+        if classes and not isinstance(classes, str):
             return list(classes)
     return []
 

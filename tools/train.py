@@ -130,7 +130,8 @@ def main(argv=None):
     fix_dataloaders(cfg)
     add_safe_checkpoint_hook(cfg)
     check_config(cfg, ['train_dataloader'] +
-                 (['val_dataloader'] if cfg.get('val_cfg') else []))
+                 (['val_dataloader'] if cfg.get('val_cfg') else []),
+                 training=True)
     setup_distributed(cfg)
     runner = build_runner(cfg)
     try:

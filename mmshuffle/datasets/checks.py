@@ -277,6 +277,15 @@ def check_dataset(dataset: dict, key: str) -> None:
         check_classification_list(ann_file, img_dir or None, classes)
 
 
+def dataset_configs(cfg, name: str):
+    """``(key, dataset cfg)`` of every dataset of ``cfg[name]`` (e.g.
+    ``'train_dataloader'``), dataset wrappers unwrapped."""
+    loader = cfg.get(name)
+    if not loader or not loader.get('dataset'):
+        return
+    yield from _unwrap(loader['dataset'], f'{name}.dataset')
+
+
 def check_dataloader(cfg, name: str) -> None:
     """Check the dataset(s) of ``cfg[name]`` (e.g. ``'train_dataloader'``)
     and, for val/test, the evaluator's annotation file."""

@@ -11,10 +11,12 @@ the config key, the value and what is allowed; ``tools/train.py`` and
 import difflib
 import inspect
 import math
+import os
+import os.path as osp
 from numbers import Real
 from typing import Iterable, Optional
 
-from mmshuffle.datasets.checks import check_dataloader
+from mmshuffle.datasets.checks import check_dataloader, dataset_configs
 
 
 class ConfigError(ValueError):
@@ -145,9 +147,116 @@ def check_model_args(cfg) -> None:
                         from None
 
 
-def check_config(cfg, dataloaders: Iterable[str] = ()) -> None:
-    """All checks: values, model arguments, and the data of each named
-    dataloader (see :func:`mmshuffle.datasets.checks.check_dataloader`).
+def _pretrained(node, key):
+    """``(key, checkpoint)`` of every ``init_cfg`` of type ``Pretrained``
+    under ``node``."""
+    if isinstance(node, dict):
+        for name, value in node.items():
+            where = f'{key}.{name}'
+            if name == 'init_cfg':
+                inits = value if isinstance(value, (list, tuple)) else [value]
+                for i, init in enumerate(inits):
+                    if isinstance(init, dict) and init.get(
+                            'type') == 'Pretrained' and init.get(
+                                'checkpoint'):
+                        at = where if len(inits) == 1 else f'{where}[{i}]'
+                        yield f'{at}.checkpoint', init['checkpoint']
+            else:
+                yield from _pretrained(value, where)
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _pretrained(value, f'{key}[{i}]')
+
+
+def _is_local(path) -> bool:
+    return isinstance(path, str) and '://' not in path
+
+
+def check_checkpoints(cfg) -> None:
+    """Every local checkpoint the config starts from (``init_cfg`` of type
+    ``Pretrained`` anywhere in the model, ``load_from``) exists; a path
+    relative to the working directory is the usual miss when a config is
+    inherited from another folder (``mmshuffle::``)."""
+    found = list(_pretrained(cfg.get('model') or {}, 'model'))
+    if cfg.get('load_from'):
+        found.append(('load_from', cfg.load_from))
+    for key, path in found:
+        if _is_local(path) and not osp.isfile(path):
+            where = '' if osp.isabs(path) else \
+                f' (relative to {os.getcwd()})'
+            hint = ('; set it to your checkpoint, or the init_cfg to None '
+                    'to start from random weights') \
+                if key.endswith('.checkpoint') else ''
+            raise ConfigError(f'{key} {path!r} does not exist{where}{hint}')
+
+
+#: where a config's classifiers keep their number of classes
+NUM_CLASSES_KEYS = ('model.head.num_classes', 'model.bbox_head.num_classes',
+                    'model.roi_head.bbox_head.num_classes',
+                    'model.data_preprocessor.num_classes',
+                    'data_preprocessor.num_classes')
+
+
+def _dataset_classes(cfg, loader: str):
+    """``(key, classes)`` of the first dataset of ``cfg.<loader>`` whose
+    classes are known: its ``metainfo.classes`` (or mmpretrain's
+    ``classes`` argument), else its class's own ``METAINFO`` (COCO's 80,
+    ImageNet's 1000, ...); ``None`` when none is known (a file of class
+    names, or classes from folder names)."""
+    from mmengine.registry import DATASETS
+    for key, dataset in dataset_configs(cfg, loader):
+        metainfo = dataset.get('metainfo') or {}
+        name, classes = f'{key}.metainfo.classes', metainfo.get('classes')
+        if classes is None:  # mmpretrain's datasets also take `classes`
+            name, classes = f'{key}.classes', dataset.get('classes')
+        if classes is not None and not isinstance(classes, str):
+            return name, tuple(classes)
+        kind = dataset.get('type')
+        if not isinstance(kind, str) or classes is not None:
+            continue
+        try:
+            with DATASETS.switch_scope_and_registry(
+                    cfg.get('default_scope')) as registry:
+                dataset_cls = registry.get(kind)
+        except Exception:  # noqa: BLE001 (an unknown type: mmengine says)
+            dataset_cls = None
+        known = getattr(dataset_cls, 'METAINFO', {}).get('classes')
+        if known:
+            return f'{key} ({kind})', tuple(known)
+    return None
+
+
+def check_num_classes(cfg) -> None:
+    """The classifier heads (and a classification data preprocessor's
+    ``num_classes``) have as many classes as the datasets: their
+    ``metainfo.classes``, or the dataset class's own list. A config that
+    inherits another and changes its data but not its classes stops
+    here, not after an epoch of training on wrong labels."""
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        found = _dataset_classes(cfg, loader)
+        if found is None:
+            continue
+        where, classes = found
+        for key in NUM_CLASSES_KEYS:
+            value = _lookup(cfg, key)
+            if not isinstance(value, int) or isinstance(value, bool) or \
+                    value == len(classes):
+                continue
+            names = ', '.join(map(repr, classes[:6])) + \
+                (', ...' if len(classes) > 6 else '')
+            raise ConfigError(
+                f'{key} is {value}, but {where} has {len(classes)} classes '
+                f'({names}); set {key}={len(classes)}')
+
+
+def check_config(cfg, dataloaders: Iterable[str] = (),
+                 training: bool = False) -> None:
+    """All checks: values, model arguments, the number of classes, the
+    data of each named dataloader (see
+    :func:`mmshuffle.datasets.checks.check_dataloader`) and, for
+    ``training``, the checkpoints the run starts from
+    (:func:`check_checkpoints`; a test loads its weights from the
+    checkpoint it is given).
 
     Raises:
         ConfigError: a value or argument is wrong.
@@ -155,5 +264,8 @@ def check_config(cfg, dataloaders: Iterable[str] = ()) -> None:
     """
     check_values(cfg)
     check_model_args(cfg)
+    check_num_classes(cfg)
+    if training:
+        check_checkpoints(cfg)
     for name in dataloaders:
         check_dataloader(cfg, name)
