@@ -19,8 +19,9 @@ from mmshuffle.datasets import (DataError, ImageLoadError,
                                 check_classification_list,
                                 check_coco_annotations, check_dataloader)
 from mmshuffle.engine.cli import one_line, run_cli
-from mmshuffle.engine.config_checks import (ConfigError, check_model_args,
-                                            check_values)
+from mmshuffle.engine.config_checks import (ConfigError, check_checkpoints,
+                                            check_model_args,
+                                            check_num_classes, check_values)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLS_CFG = osp.join(ROOT, 'configs', 'toy',
@@ -280,6 +281,56 @@ def test_every_config_of_the_project_passes():
         cfg = Config.fromfile(path)
         check_values(cfg)
         check_model_args(cfg)
+        check_num_classes(cfg)
+
+
+@pytest.mark.parametrize('path,changes,match', [
+    (CLS_CFG, {'model.head.num_classes': 5},
+     r"model.head.num_classes is 5, but train_dataloader.dataset.classes "
+     r"has 6 classes \('circle', 'square', 'triangle', 'star', 'ring', "
+     r"'cross'\); set model.head.num_classes=6"),
+    (CLS_CFG, {'data_preprocessor.num_classes': 7},
+     r'data_preprocessor.num_classes is 7, but train_dataloader.dataset.'
+     r'classes has 6'),
+    (osp.join(ROOT, 'configs', 'retinanet',
+              'retinanet_shufflenet-v2-1x_fpn_1x_coco.py'),
+     {'model.bbox_head.num_classes': 3},
+     r"model.bbox_head.num_classes is 3, but train_dataloader.dataset "
+     r"\(CocoDataset\) has 80 classes \('person', 'bicycle', 'car', "
+     r"'motorcycle', 'airplane', 'bus', \.\.\.\)"),
+    (osp.join(ROOT, 'configs', 'faster_rcnn',
+              'faster-rcnn_shufflenet-v2-1x_fpn_1x_coco.py'),
+     {'model.roi_head.bbox_head.num_classes': 20},
+     r'model.roi_head.bbox_head.num_classes is 20, but '
+     r'train_dataloader.dataset \(CocoDataset\) has 80 classes'),
+])
+def test_num_classes_must_match_the_data(path, changes, match):
+    cfg = Config.fromfile(path)
+    cfg.merge_from_dict(changes)
+    with pytest.raises(ConfigError, match=match):
+        check_num_classes(cfg)
+
+
+def test_checkpoints_a_training_starts_from_must_exist(tmp_path,
+                                                       monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = Config.fromfile(DET_CFG)  # the toy classifier's checkpoint
+    with pytest.raises(ConfigError, match=(
+            r"model.backbone.init_cfg.checkpoint 'work_dirs/demo_toy_shapes"
+            rf"/epoch_30.pth' does not exist \(relative to {tmp_path}\); "
+            r'set it to your checkpoint, or the init_cfg to None')):
+        check_checkpoints(cfg)
+    cfg.model.backbone.init_cfg = None
+    check_checkpoints(cfg)
+    cfg.model.backbone.init_cfg = dict(
+        type='Pretrained', checkpoint='https://example.org/weights.pth')
+    check_checkpoints(cfg)  # remote: mmengine's to fetch, not checked here
+    cfg.load_from = str(tmp_path / 'none.pth')
+    with pytest.raises(ConfigError, match=r"load_from '.*none.pth' does not "
+                       r'exist$'):
+        check_checkpoints(cfg)
+    (tmp_path / 'none.pth').write_bytes(b'')
+    check_checkpoints(cfg)
 
 
 @pytest.mark.parametrize('path,key,value,match', [

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import warnings
 from typing import Dict, List, Optional
 
 import torch
@@ -54,9 +55,16 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
 
 
 def load_config(path: str, cfg_options: Optional[dict]) -> Config:
+    """The config at ``path`` with ``cfg_options`` merged in. mmengine
+    finds ``package::`` bases through ``pkg_resources``, whose import
+    warns that it is deprecated: that warning is not shown to the tools'
+    users (it says nothing about their config)."""
     if not osp.isfile(path):
         raise CLIError(f'config file {path!r} does not exist')
-    cfg = Config.fromfile(path)
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='pkg_resources is '
+                                'deprecated', category=UserWarning)
+        cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg

@@ -265,7 +265,7 @@ def check_config(cfg, dataloaders: Iterable[str] = (),
     check_values(cfg)
     check_model_args(cfg)
     check_num_classes(cfg)
-    if training:
-        check_checkpoints(cfg)
     for name in dataloaders:
         check_dataloader(cfg, name)
+    if training:
+        check_checkpoints(cfg)
