@@ -122,3 +122,136 @@ def test_classification_top5_and_bad_input(tmp_path, capsys, monkeypatch):
         assert len(lines) == 1 and lines[0].startswith('error:'), lines
         assert message in lines[0], (args, lines[0])
     torch.set_num_threads(threads)  # infer.py sets the thread count
+
+
+def real_files(folder, source):
+    """The files people have, made from the toy image ``source``: an
+    EXIF-rotated photo (stored sideways with orientation 8, in a PNG so
+    that its pixels are exactly the upright one's), the same picture
+    upright, a CMYK JPEG, a 16-bit PNG, a palette PNG with transparency,
+    and three that are not images: a text file named .jpg, an empty file
+    and a truncated PNG."""
+    folder.mkdir()
+    rgb = np.asarray(Image.open(source).convert('RGB'))
+    Image.fromarray(rgb).save(folder / 'a_upright.png')
+    exif = Image.Exif()
+    exif[0x0112] = 8  # shown turned 90 degrees counter-clockwise
+    Image.fromarray(np.rot90(rgb, k=-1).copy()).save(
+        folder / 'b_phone.png', exif=exif)
+    Image.fromarray(rgb).convert('CMYK').save(folder / 'c_cmyk.jpg',
+                                              quality=98)
+    gray16 = (rgb.mean(axis=2) * 257).astype(np.uint16)
+    Image.fromarray(gray16).save(folder / 'd_deep.png')
+    Image.fromarray(rgb).convert('P').save(folder / 'e_palette.png',
+                                           transparency=0)
+    (folder / 'f_notes.jpg').write_text('not a photo\n')
+    (folder / 'g_empty.png').write_bytes(b'')
+    whole = (folder / 'd_deep.png').read_bytes()
+    (folder / 'h_cut.png').write_bytes(whole[:len(whole) // 2])
+    return rgb
+
+
+@pytest.mark.slow
+def test_real_files_are_read_upright_and_bad_ones_skipped(tmp_path,
+                                                          lite_export):
+    """A folder with an EXIF-rotated photo, CMYK, 16-bit and transparent
+    files and three that are not images: every image is predicted, the
+    rotated photo gives the boxes of the upright one (in its upright
+    pixels, on an upright picture), each bad file is one line and the run
+    ends with status 1 after writing everything."""
+    make_tiny_toy_data(tmp_path, det=(1, 1, 160))
+    source = next((tmp_path / 'data' / 'toy_det' / 'val').iterdir())
+    rgb = real_files(tmp_path / 'photos', source)
+    _, _, onnx_path = lite_export
+    out = tmp_path / 'out'
+    proc = infer(LITE, onnx_path, tmp_path / 'photos', '--out-dir', out,
+                 '--score-thr', 0.5, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    errors = [ln for ln in proc.stderr.splitlines()
+              if ln.startswith('error: ')]
+    assert len(errors) == 3, proc.stderr[-2000:]
+    for name, why in (('f_notes.jpg', 'not an image file'),
+                      ('g_empty.png', 'the file is empty'),
+                      ('h_cut.png', 'cannot decode')):
+        assert any(name in e and why in e for e in errors), (name, errors)
+    assert 'Traceback' not in proc.stderr
+    assert '5 image(s) with onnxruntime' in proc.stdout
+    assert '3 could not be read' in proc.stdout
+    summary = json.loads((out / 'predictions.json').read_text())
+    lines = (out / 'predictions.jsonl').read_text().splitlines()
+    assert len(lines) == len(summary['predictions']) == 8
+    assert summary['failed'] == 3 and not summary['interrupted']
+    by_name = {osp.basename(r['image']): r for r in summary['predictions']}
+    upright, phone = by_name['a_upright.png'], by_name['b_phone.png']
+    assert phone['read'] == ['EXIF orientation 8']
+    assert phone['size'] == upright['size'] == [rgb.shape[1], rgb.shape[0]]
+    assert Image.open(phone['picture']).size == tuple(upright['size'])
+    # the same picture, read upright from either file: the same boxes
+    assert len(upright['detections']) > 5
+    result = compare_detections([as_arrays(upright)], [as_arrays(phone)],
+                                box_tol=0.05, score_tol=1e-4)
+    assert result['ok'], result
+    assert by_name['c_cmyk.jpg']['read'] == ['CMYK converted to RGB']
+    assert by_name['d_deep.png']['read'] == ['16-bit scaled to 8']
+    assert by_name['e_palette.png']['read'] == [
+        'P transparency composited over white']
+    assert all(len(by_name[n]['detections']) > 0 for n in
+               ('c_cmyk.jpg', 'd_deep.png', 'e_palette.png'))
+
+
+@pytest.mark.slow
+def test_batches_give_the_predictions_of_single_images(tmp_path,
+                                                       lite_export):
+    """--batch 3 over 7 same-size images (the last batch short) gives the
+    predictions of --batch 1, in onnxruntime (a dynamic-batch export) and
+    in PyTorch."""
+    make_tiny_toy_data(tmp_path, det=(1, 7, 160))
+    _, ckpt, onnx_path = lite_export
+    val = tmp_path / 'data' / 'toy_det' / 'val'
+    for weights in (onnx_path, ckpt):
+        runs = []
+        for batch in (1, 3):
+            out = tmp_path / f'{osp.basename(str(weights))}_{batch}'
+            proc = infer(LITE, weights, val, '--out-dir', out, '--batch',
+                         batch, cwd=tmp_path)
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            runs.append(json.loads((out / 'predictions.json').read_text())
+                        ['predictions'])
+        single, batched = runs
+        assert [r['image'] for r in single] == [r['image'] for r in batched]
+        result = compare_detections([as_arrays(r) for r in single],
+                                    [as_arrays(r) for r in batched],
+                                    box_tol=0.05, score_tol=1e-4)
+        assert result['ok'] and result['matched'] > 50, result
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_the_predictions_made(tmp_path, lite_export):
+    """Interrupted after its first images, infer.py leaves them in
+    predictions.jsonl and predictions.json (marked interrupted) and exits
+    with 130."""
+    import signal
+    import time
+    make_tiny_toy_data(tmp_path, det=(1, 60, 160))
+    _, _, onnx_path = lite_export
+    out = tmp_path / 'out'
+    proc = subprocess.Popen(
+        [sys.executable, TOOL, LITE, str(onnx_path),
+         str(tmp_path / 'data' / 'toy_det' / 'val'), '--out-dir', str(out),
+         '--threads', '1'],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                    signal.SIG_DFL))
+    lines = out / 'predictions.jsonl'
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not (
+            lines.exists() and lines.read_text().count('\n') >= 2):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert 'interrupted (Ctrl-C)' in stderr
+    summary = json.loads((out / 'predictions.json').read_text())
+    done = summary['predictions']
+    assert summary['interrupted'] and 2 <= len(done) < 60
+    assert len(lines.read_text().splitlines()) == len(done)
