@@ -252,3 +252,72 @@ def test_tools_refuse_bad_input(trained, tmp_path, capsys, monkeypatch):
             args, err[-2000:])
         assert message in lines[0], (args, lines[0])
     assert not out.exists()
+
+
+def padded_pair(toy_images):
+    """Two images of different aspect ratios (160 x 160 and 128 x 224)
+    padded into one batch as the data preprocessor pads (0 after
+    normalisation), and mmdet's samples for it (each image's own
+    ``img_shape``, the batch's ``batch_input_shape``)."""
+    from mmdet.structures import DetDataSample
+    first, second = toy_images[0], toy_images[2]
+    batch = torch.zeros(2, 3, 160, 224)
+    batch[0, :, :160, :160] = first
+    batch[1, :, :128, :224] = second
+    samples = [
+        DetDataSample(metainfo=dict(img_shape=hw, ori_shape=hw,
+                                    pad_shape=(160, 224),
+                                    batch_input_shape=(160, 224),
+                                    scale_factor=(1.0, 1.0)))
+        for hw in ((160, 160), (128, 224))
+    ]
+    return batch, samples, np.array([[160, 160], [128, 224]], np.int64)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('path', [LITE, FRCNN],
+                         ids=['retinanet-lite', 'faster-rcnn'])
+def test_padded_batch_is_clipped_per_image_as_mmdet_does(
+        path, tmp_path, toy_images, request):
+    """A padded batch of two images of different aspect ratios gives
+    mmdet's own predictions box for box: a graph exported with the
+    image_hw input clips each image's boxes to its size before NMS; a
+    graph without it runs each image alone on its own padded crop, and
+    gives mmdet's predictions of each image alone."""
+    import copy
+    batch, samples, image_hw = padded_pair(toy_images)
+    # RetinaNet-lite: the shared export's model, to check that file too
+    model = copy.deepcopy(request.getfixturevalue('lite_export')[0]) \
+        if path == LITE else build_detector(path)
+    with torch.no_grad():
+        results = copy.deepcopy(model).predict(batch, samples, rescale=False)
+    expected = [dict(bboxes=r.pred_instances.bboxes.numpy(),
+                     scores=r.pred_instances.scores.numpy(),
+                     labels=r.pred_instances.labels.numpy())
+                for r in results]
+    # the second image's boxes stay in its 128 rows, not the batch's 160
+    assert expected[1]['bboxes'][:, 3].max() <= 128
+    out = str(tmp_path / 'det.onnx')
+    export_detector(DetectorForExport(model, image_hw_input=True), out,
+                    (160, 160), dynamic_batch=True)
+    runtime = load_runtime(out, 'onnxruntime', 1)
+    assert runtime.input_names == ['input', 'image_hw']
+    assert read_metadata(out)['image_hw_input'] == 'true'
+    sessions = {'image_hw': DetectionSession(runtime)}
+    if path == LITE:  # the shared export has no image_hw input
+        sessions['crops'] = DetectionSession(load_runtime(
+            request.getfixturevalue('lite_export')[2], 'onnxruntime', 1))
+        assert not sessions['crops'].takes_image_hw
+    # the crops: each image alone, as a batch of one (padding changes
+    # the features near it, so a batch of one is not the padded batch)
+    alone = [predict_reference(copy.deepcopy(model), batch[i:i + 1, :, :h,
+                                                           :w])[0]
+             for i, (h, w) in enumerate(image_hw)]
+    for name, session in sessions.items():
+        found = split_detections(*session(batch.numpy(), image_hw))
+        result = compare_detections(expected if name == 'image_hw' else
+                                    alone, found)
+        assert result['ok'] and result['matched'] > 20, (name, result)
+    # without the sizes the boxes reach into the padding: not mmdet's
+    found = split_detections(*sessions['image_hw'](batch.numpy()))
+    assert found[1]['bboxes'][:, 3].max() > 128

@@ -170,7 +170,8 @@ class Predictor:
         inputs = batch['inputs'].float().numpy()
         if self.task == 'detection':
             from mmshuffle.deploy.runtime import to_original_image
-            dets, labels = self.session(inputs)
+            dets, labels = self.session(
+                inputs, [s.img_shape for s in batch['data_samples']])
             return [self._detections(*to_original_image(
                 det, label, sample.img_shape,
                 sample.metainfo.get('scale_factor')), image.scale)

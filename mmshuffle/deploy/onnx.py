@@ -84,15 +84,17 @@ def check_opset(opset, lowest: int = 17) -> int:
 
 
 def export_program(module: nn.Module,
-                   example: torch.Tensor,
+                   example,
                    path: str,
                    output_names: Sequence[str],
                    opset: int,
                    dynamic_shapes=None,
                    translations: Optional[Dict] = None,
-                   metadata: Optional[Dict[str, str]] = None) -> str:
-    """Export ``module`` called on ``example`` with torch's
-    ``torch.export``-based exporter (input ``input``), optimise the graph,
+                   metadata: Optional[Dict[str, str]] = None,
+                   input_names: Sequence[str] = ('input', )) -> str:
+    """Export ``module`` called on ``example`` (a tensor, or a tuple of
+    them named ``input_names``) with torch's ``torch.export``-based
+    exporter, optimise the graph,
     check that it uses only the standard ONNX domain, write ``metadata``
     (:mod:`mmshuffle.deploy.metadata`) and save it to ``path`` atomically
     (:func:`~mmshuffle.engine.fileio.atomic_write`: a temporary file,
@@ -108,11 +110,12 @@ def export_program(module: nn.Module,
     import onnx
 
     from .metadata import set_metadata
+    examples = example if isinstance(example, tuple) else (example, )
     with contextlib.redirect_stdout(io.StringIO()):  # exporter's progress
         program = torch.onnx.export(
-            module, (example, ),
+            module, examples,
             dynamo=True,
-            input_names=['input'],
+            input_names=list(input_names),
             output_names=list(output_names),
             opset_version=opset,
             dynamic_shapes=dynamic_shapes,

@@ -44,19 +44,24 @@ def _quiet_root_logger():
 
 class _Reader:
     """onnxruntime's ``CalibrationDataReader`` protocol over a list of
-    input arrays."""
+    input arrays (a detector's ``image_hw`` input, where the graph has
+    one, is each image's whole size)."""
 
-    def __init__(self, name: str, batches: Sequence[np.ndarray]):
-        self.name = name
+    def __init__(self, names: Sequence[str], batches: Sequence[np.ndarray]):
+        self.names = list(names)
         self.batches = list(batches)
         self.index = 0
 
     def get_next(self):
         if self.index >= len(self.batches):
             return None
-        batch = self.batches[self.index]
+        batch = np.ascontiguousarray(self.batches[self.index], np.float32)
         self.index += 1
-        return {self.name: np.ascontiguousarray(batch, np.float32)}
+        feed = {self.names[0]: batch}
+        if 'image_hw' in self.names:
+            feed['image_hw'] = np.tile(
+                np.array([batch.shape[2:]], np.int64), (len(batch), 1))
+        return feed
 
     def rewind(self):
         self.index = 0
@@ -96,7 +101,6 @@ def quantize_onnx(model_path: str,
     if not batches:
         raise ValueError('no calibration images')
     proto = onnx.load(model_path)
-    input_name = proto.graph.input[0].name
     excluded = [n.name for n in proto.graph.node
                 if exclude is not None and exclude(n)]
     meta = read_metadata(model_path)
@@ -108,7 +112,7 @@ def quantize_onnx(model_path: str,
         quantize_static(
             model_path,
             tmp_out,
-            _Reader(input_name, batches),
+            _Reader([i.name for i in proto.graph.input], batches),
             quant_format=QuantFormat.QDQ,
             op_types_to_quantize=list(QUANTIZED_OPS),
             per_channel=per_channel,

@@ -132,13 +132,18 @@ class _Session:
         self.input_shape = shape
         self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
 
-    def _run(self, inputs: np.ndarray) -> List[np.ndarray]:
-        """Every output of the graph on the whole batch ``inputs``."""
-        inputs = self.input.to_graph(inputs)
-        batches = [inputs] if self.fixed_batch in (None, len(inputs)) else \
-            [inputs[i:i + self.fixed_batch]
-             for i in range(0, len(inputs), self.fixed_batch)]
-        outputs = [self.runtime(np.ascontiguousarray(b)) for b in batches]
+    def _run(self, inputs: np.ndarray, *extra: np.ndarray
+             ) -> List[np.ndarray]:
+        """Every output of the graph on the whole batch ``inputs`` (and
+        the graph's further inputs ``extra``, one row per image)."""
+        arrays = (self.input.to_graph(inputs), ) + extra
+        step = self.fixed_batch if self.fixed_batch not in (
+            None, len(inputs)) else len(inputs)
+        outputs = [
+            self.runtime(*(np.ascontiguousarray(a[i:i + step])
+                           for a in arrays))
+            for i in range(0, len(inputs), step)
+        ]
         return [np.concatenate(parts) for parts in zip(*outputs)]
 
 
@@ -165,7 +170,13 @@ class ClassificationSession(_Session):
 class DetectionSession(_Session):
     """An exported end-to-end detector on a runtime, fed with the data
     preprocessor's normalised batch (a graph that takes raw pixels gets it
-    de-normalised: :class:`~mmshuffle.deploy.metadata.InputSpec`)."""
+    de-normalised: :class:`~mmshuffle.deploy.metadata.InputSpec`).
+
+    In a padded batch each image's boxes must be clipped to the image, not
+    to the batch tensor, as mmdet clips them: a graph exported with the
+    ``image_hw`` input is given each image's size; a graph without it runs
+    each image that does not fill the tensor alone, on its own padded
+    crop, which gives the boxes of a batch of one."""
 
     def __init__(self, runtime: Runtime):
         if runtime.metadata.get('task') != 'detection':
@@ -176,13 +187,32 @@ class DetectionSession(_Session):
         super().__init__(runtime)
         import json
         self.classes = json.loads(runtime.metadata.get('classes', '[]'))
+        self.takes_image_hw = 'image_hw' in runtime.input_names
 
-    def __call__(self, inputs: np.ndarray):
+    def __call__(self, inputs: np.ndarray,
+                 image_hw: Optional[np.ndarray] = None):
         """``inputs`` (N, 3, H, W) normalised -> (dets (N, K, 5), labels
-        (N, K)) as numpy arrays."""
-        self.input.check_size(np.shape(inputs))
-        dets, labels = self._run(inputs)[:2]
-        return dets, labels
+        (N, K)) as numpy arrays. ``image_hw`` (N, 2): each image's height
+        and width before the batch's padding (default: the tensor's)."""
+        inputs = np.asarray(inputs, dtype=np.float32)
+        self.input.check_size(inputs.shape)
+        height, width = inputs.shape[2:]
+        full = np.tile(np.array([[height, width]], np.int64),
+                       (len(inputs), 1))
+        image_hw = full if image_hw is None else \
+            np.asarray(image_hw, np.int64).reshape(len(inputs), 2)
+        if self.takes_image_hw:
+            return tuple(self._run(inputs, image_hw)[:2])
+        if (image_hw == full).all():
+            return tuple(self._run(inputs)[:2])
+        step = self.input.size_divisor
+        dets, labels = [], []
+        for image, (h, w) in zip(inputs, image_hw):
+            crop = image[None, :, :-(-h // step) * step, :-(-w // step) * step]
+            out = self._run(crop)
+            dets.append(out[0])
+            labels.append(out[1])
+        return np.concatenate(dets), np.concatenate(labels)
 
 
 def to_original_image(dets: np.ndarray, labels: np.ndarray,

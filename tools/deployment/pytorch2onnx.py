@@ -3,7 +3,7 @@ ONNX and check it in onnxruntime.
 
     python tools/deployment/pytorch2onnx.py CONFIG CHECKPOINT --out FILE.onnx
         [--shape H [W]] [--dynamic-batch] [--backbone-only] [--raw-input]
-        [--opset 18] [--tolerance 1e-4] [--check-images 2]
+        [--image-hw] [--opset 18] [--tolerance 1e-4] [--check-images 2]
 
 The model of CONFIG is built, CHECKPOINT is loaded strictly, the model is
 switched to its deploy form (BatchNorm folded) and exported. Then the ONNX
@@ -25,7 +25,11 @@ multiples of the detector's size divisor, N variable with
 and the top K of the config's ``test_cfg`` inside the graph (padding rows:
 score 0, label -1). ``--raw-input`` folds the data preprocessor's channel
 conversion and normalisation in, so the graph takes 0-255 pixels in the
-pipeline's channel order. The check runs the first ``--check-images``
+pipeline's channel order. ``--image-hw`` adds a second input ``image_hw``
+(N x 2): the height and width of each image of a padded batch before the
+padding; boxes are clipped to it before NMS, as mmdet clips each image's
+(without it, to the input tensor: the same for images that fill it). The
+check runs the first ``--check-images``
 images of the config's test set (random pixels when the set is missing)
 through mmdet's predict path and through onnxruntime, and fails (exit 1)
 unless every box matches one of the same class within
@@ -71,6 +75,10 @@ def parse_args(argv=None):
         '--raw-input', action='store_true',
         help='detector: fold channel conversion and normalisation in (the '
         'graph takes 0-255 pixels)')
+    parser.add_argument(
+        '--image-hw', action='store_true',
+        help='detector: a second input image_hw (N x 2), the valid height '
+        'and width of each image of a padded batch, to clip its boxes to')
     parser.add_argument('--opset', type=int, default=18)
     parser.add_argument('--tolerance', type=float, default=1e-4,
                         help='largest allowed |PyTorch - onnxruntime|')
@@ -112,8 +120,9 @@ def main(argv=None):
     model.eval()
     if task == 'detection' and not args.backbone_only:
         return export_detection(args, cfg, model)
-    if args.raw_input:
-        raise CLIError('--raw-input applies to detectors only')
+    if args.raw_input or args.image_hw:
+        raise CLIError(f'--{"raw-input" if args.raw_input else "image-hw"} '
+                       'applies to detectors only')
     shape = tuple(args.shape or [224])
     shape = shape * 2 if len(shape) == 1 else shape
     try:
@@ -188,7 +197,8 @@ def check_batches(cfg, count, shape):
 
 def export_detection(args, cfg, model):
     try:
-        wrapped = DetectorForExport(model, raw_input=args.raw_input)
+        wrapped = DetectorForExport(model, raw_input=args.raw_input,
+                                    image_hw_input=args.image_hw)
     except UnsupportedDetectorError as err:
         raise CLIError(f'cannot export {args.config!r}: {err}') from None
     divisor = wrapped.size_divisor
@@ -210,7 +220,8 @@ def export_detection(args, cfg, model):
         raise CLIError(str(err)) from None
     print(f'exported {args.out} (input Nx3xHxW, H and W multiples of '
           f'{divisor}{", dynamic batch" if args.dynamic_batch else ""}, '
-          f'{"raw 0-255 pixels" if args.raw_input else "normalised"}; '
+          f'{"raw 0-255 pixels" if args.raw_input else "normalised"}'
+          f'{"; input image_hw Nx2" if args.image_hw else ""}; '
           f'outputs dets, labels)')
     import torch
     batches, source = check_batches(cfg, args.check_images, shape)

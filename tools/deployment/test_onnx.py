@@ -60,7 +60,8 @@ def detections_of(session, batch, samples):
     ``pred_instances`` in original-image pixels."""
     from mmengine.structures import InstanceData
     try:
-        dets, labels = session(batch['inputs'].float().numpy())
+        dets, labels = session(batch['inputs'].float().numpy(),
+                               [s.img_shape for s in samples])
     except ValueError as err:
         raise CLIError(str(err)) from None
     for sample, det, label in zip(samples, dets, labels):

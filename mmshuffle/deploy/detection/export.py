@@ -37,8 +37,9 @@ def export_detector(wrapped: DetectorForExport,
     """Export ``wrapped`` to ``path`` (written atomically, with its
     :meth:`~.graph.DetectorForExport.metadata`): input ``input``
     (N, 3, H, W) with H and W dynamic multiples of its ``size_divisor``
-    (``shape`` is the example size; N dynamic with ``dynamic_batch``),
-    outputs ``dets`` and ``labels``. The detector is switched to its deploy
+    (``shape`` is the example size; N dynamic with ``dynamic_batch``), and
+    ``image_hw`` (N, 2, int64) where the wrapper takes it; outputs ``dets``
+    and ``labels``. The detector is switched to its deploy
     form (BatchNorm folded) in place. The example is traced at no less than
     twice the head's largest prior stride per side: a feature map of size
     1 would be fixed in the graph (torch.export specialises sizes 0 and 1),
@@ -66,10 +67,17 @@ def export_detector(wrapped: DetectorForExport,
     height = torch.export.Dim('height_blocks', min=1, max=8192 // divisor)
     width = torch.export.Dim('width_blocks', min=1, max=8192 // divisor)
     dims = {2: divisor * height, 3: divisor * width}
-    if dynamic_batch:
-        dims[0] = torch.export.Dim('batch', min=1, max=1024)
+    examples, names, shapes = (example, ), ('input', ), [dims]
+    batch = torch.export.Dim('batch', min=1, max=1024) \
+        if dynamic_batch else None
+    if batch is not None:
+        dims[0] = batch
+    if wrapped.image_hw_input:
+        examples += (torch.tensor([list(shape)], dtype=torch.int64), )
+        names += ('image_hw', )
+        shapes.append({0: batch} if batch is not None else None)
     with torch.no_grad():
-        wrapped(example)  # a head that cannot be exported fails here, plainly
-        return export_program(wrapped, example, path, ('dets', 'labels'),
-                              opset, (dims, ), ops.onnx_translations(),
-                              wrapped.metadata())
+        wrapped(*examples)  # a head that cannot export fails here, plainly
+        return export_program(wrapped, examples, path, ('dets', 'labels'),
+                              opset, tuple(shapes), ops.onnx_translations(),
+                              wrapped.metadata(), names)

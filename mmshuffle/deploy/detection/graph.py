@@ -41,7 +41,7 @@ preprocessor does.
 """
 import json
 import math
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -207,6 +207,8 @@ class TwoStagePost(nn.Module):
         deltas = bbox_pred.reshape(bbox_pred.shape[0], -1, 4)
         if deltas.shape[1] == 1:  # class-agnostic regression
             deltas = deltas.expand(-1, classes, -1)
+        if image_hw.dim() == 2:  # per image: the limits of each RoI's
+            image_hw = image_hw[batch_indices]
         boxes = self.decoder(proposals[:, None, :].expand(-1, classes, -1),
                              deltas, image_hw)
         prob = torch.where(valid[:, None], prob, torch.zeros_like(prob))
@@ -254,14 +256,22 @@ class DetectorForExport(nn.Module):
         raw_input (bool): fold the data preprocessor's channel conversion
             and normalisation in (input: 0-255 pixels in the pipeline's
             channel order).
+        image_hw_input (bool): take a second input ``image_hw`` (N, 2):
+            each image's valid height and width in a padded batch; its
+            boxes are clipped to them before NMS, as mmdet clips to each
+            ``img_shape``. Without it, boxes are clipped to the input
+            tensor (the same for images that fill it).
     """
 
-    def __init__(self, detector: nn.Module, raw_input: bool = False):
+    def __init__(self, detector: nn.Module, raw_input: bool = False,
+                 image_hw_input: bool = False):
         super().__init__()
         check_bool('raw_input', raw_input)
+        check_bool('image_hw_input', image_hw_input)
         self.detector = detector.eval()
         self.post = build_postprocess(detector)
         self.raw_input = raw_input
+        self.image_hw_input = image_hw_input
         pre = detector.data_preprocessor
         self.channel_flip = bool(getattr(pre, '_channel_conversion', False))
         normalize = bool(getattr(pre, '_enable_normalize', False))
@@ -287,18 +297,29 @@ class DetectorForExport(nn.Module):
                                self.std.flatten().tolist()]),
             'bgr_to_rgb': json.dumps(self.channel_flip),
             'size_divisor': str(self.size_divisor),
+            'image_hw_input': json.dumps(self.image_hw_input),
             'classes': json.dumps(classes),
             'max_per_img': str(self.post.max_per_img),
             'score_thr': str(self.post.score_thr),
         }
 
-    def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor,
+                image_hw: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        """``x`` (N, 3, H, W) -> ``dets`` (N, K, 5), ``labels`` (N, K);
+        ``image_hw`` (N, 2) with ``image_hw_input`` (required then)."""
+        if self.image_hw_input != (image_hw is not None):
+            raise ValueError('image_hw must be given exactly when the '
+                             'wrapper takes it (image_hw_input='
+                             f'{self.image_hw_input})')
         if self.raw_input:
             if self.channel_flip:
                 x = x.flip(1)
             x = (x - self.mean) / self.std
-        one = x.new_ones(())
-        image_hw = torch.stack([one * x.shape[2], one * x.shape[3]])
+        if image_hw is None:
+            one = x.new_ones(())
+            image_hw = torch.stack([one * x.shape[2], one * x.shape[3]])
+        else:
+            image_hw = image_hw.to(x.dtype)
         feats = self.detector.extract_feat(x)
         return self.post(feats, image_hw)
 

@@ -85,8 +85,12 @@ class PriorGrid(nn.Module):
 
 
 def _clip(boxes: Tensor, image_hw: Tensor) -> Tensor:
-    """Clip ``x1, y1, x2, y2`` boxes to ``[0, W] x [0, H]``."""
-    limit = image_hw.to(boxes.dtype)[[1, 0, 1, 0]]
+    """Clip ``x1, y1, x2, y2`` boxes to ``[0, W] x [0, H]``: one ``(H, W)``
+    for all boxes, or one per image (``image_hw`` (N, 2), boxes (N, ...,
+    4)), as mmdet clips each image's boxes to its ``img_shape``."""
+    limit = image_hw.to(boxes.dtype)[..., [1, 0, 1, 0]]
+    if limit.dim() == 2:
+        limit = limit.reshape(limit.shape[0], *[1] * (boxes.dim() - 2), 4)
     return torch.minimum(boxes.clamp(min=0), limit)
 
 
