@@ -264,3 +264,32 @@ def run_tool_in_process(path, args, capsys):
         code = exc.code if isinstance(exc.code, int) else 1
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def real_files(folder, source):
+    """The files people have, made from the toy image ``source``: an
+    EXIF-rotated photo (stored sideways with orientation 8, in a PNG so
+    that its pixels are exactly the upright one's), the same picture
+    upright, a CMYK JPEG, a 16-bit PNG, a palette PNG with transparency,
+    and three that are not images: a text file named .jpg, an empty file
+    and a truncated PNG."""
+    folder.mkdir()
+    import numpy as np
+    from PIL import Image
+    rgb = np.asarray(Image.open(source).convert('RGB'))
+    Image.fromarray(rgb).save(folder / 'a_upright.png')
+    exif = Image.Exif()
+    exif[0x0112] = 8  # shown turned 90 degrees counter-clockwise
+    Image.fromarray(np.rot90(rgb, k=-1).copy()).save(
+        folder / 'b_phone.png', exif=exif)
+    Image.fromarray(rgb).convert('CMYK').save(folder / 'c_cmyk.jpg',
+                                              quality=98)
+    gray16 = (rgb.mean(axis=2) * 257).astype(np.uint16)
+    Image.fromarray(gray16).save(folder / 'd_deep.png')
+    Image.fromarray(rgb).convert('P').save(folder / 'e_palette.png',
+                                           transparency=0)
+    (folder / 'f_notes.jpg').write_text('not a photo\n')
+    (folder / 'g_empty.png').write_bytes(b'')
+    whole = (folder / 'd_deep.png').read_bytes()
+    (folder / 'h_cut.png').write_bytes(whole[:len(whole) // 2])
+    return rgb

@@ -652,3 +652,27 @@ def test_detectors_take_turns_and_book_ratios():
         bench_detectors(models, ref, ['tensorrt'])
     with pytest.raises(ValueError, match="reference 'r18' is not one of"):
         bench_detectors(models, 'r18')
+
+
+def test_demo_figures_are_the_recorded_run():
+    """Every make demo figure of README.md, docs/get_started.md and
+    docs/deployment.md is rendered from the recorded run
+    (docs/benchmarks/demo.json, written by tools/misc/demo.py --record),
+    which passed its bars."""
+    from mmshuffle.analysis import demo_report
+    record = _recorded('demo.json')
+    assert record['passed'] and not record['failures']
+    assert record['detection']['standalone']['same'] == \
+        record['detection']['standalone']['images'] > 0
+    check = record['detection']['export_check']
+    assert check['matched'] == check['pytorch'] > 0
+
+    def page(*path):
+        return open(osp.join(ROOT, *path)).read()
+
+    assert demo_report.headline(record) in ' '.join(
+        page('README.md').split())
+    assert demo_report.demo_table(record) in page('docs', 'get_started.md')
+    deployment = page('docs', 'deployment.md')
+    assert demo_report.int8_table(record) in deployment
+    assert demo_report.weight_bits_table(record) in deployment

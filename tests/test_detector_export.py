@@ -321,3 +321,36 @@ def test_padded_batch_is_clipped_per_image_as_mmdet_does(
     # without the sizes the boxes reach into the padding: not mmdet's
     found = split_detections(*sessions['image_hw'](batch.numpy()))
     assert found[1]['bboxes'][:, 3].max() > 128
+
+
+@pytest.mark.slow
+def test_export_check_cannot_pass_vacuously(tmp_path, capsys, monkeypatch,
+                                            lite_export):
+    """pytorch2onnx.py's check: without the config's test set it stops
+    before writing anything (no random pixels); --check-images DIR checks
+    on the user's images and says how many boxes matched; a check where
+    neither side found a box fails."""
+    _, ckpt, _ = lite_export
+    tool = osp.join(ROOT, 'tools', 'deployment', 'pytorch2onnx.py')
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / 'lite.onnx'
+    code, _, err = run_tool_in_process(tool, [LITE, ckpt, '--out', out],
+                                       capsys)
+    assert code == 2 and "cannot read the config's test set" in err, err
+    assert '--check-images DIR' in err and not out.exists()
+    code, _, err = run_tool_in_process(
+        tool, [LITE, ckpt, '--out', out, '--check-images', 'nowhere'], capsys)
+    assert code == 2 and 'no such folder' in err, err
+    make_tiny_toy_data(tmp_path / 'mine', det=(1, 2, 160))
+    folder = tmp_path / 'mine' / 'data' / 'toy_det' / 'val'
+    code, stdout, err = run_tool_in_process(
+        tool, [LITE, ckpt, '--out', out, '--check-images', folder], capsys)
+    assert code == 0, err[-2000:]
+    line = [ln for ln in stdout.splitlines() if ln.startswith('checked')][0]
+    assert line.startswith(f'checked on 2 image(s) of {folder}:'), line
+    found = int(line.split(': ')[1].split()[0])
+    assert found > 20 and f'{found} matched' in line, line
+    code, _, err = run_tool_in_process(
+        tool, [LITE, ckpt, '--out', out, '--check-images', folder,
+               '--cfg-options', 'model.test_cfg.score_thr=1.0'], capsys)
+    assert code == 1 and 'nothing was compared' in err, err

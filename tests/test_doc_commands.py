@@ -60,6 +60,9 @@ IN_DEMO = {
     'configs/toy/rtmdet-lite_shufflenet-v2-1x_320_toy-det.py '
     'work_dirs/demo_toy_det/rtmdet-lite_toy-det.onnx --out '
     'work_dirs/demo_toy_det/rtmdet-lite_toy-det_int8.onnx --calib 64',
+    'tools/deployment/standalone_infer.py '
+    'work_dirs/demo_toy_det/rtmdet-lite_toy-det.onnx data/toy_det/val '
+    '--out-dir work_dirs/demo_toy_det/standalone',
 }
 
 

@@ -223,8 +223,9 @@ def test_a_project_trains_tests_and_exports_an_inherited_config(
     key = 'accuracy/top1' if family == 'classifier' else 'coco/bbox_mAP'
     assert key in metrics, metrics
     onnx_path = tmp_path / 'model.onnx'
+    # the export is checked on a test image, at the same threshold
     shape = ('--shape', '48') if family == 'classifier' else \
-        ('--check-images', '1')
+        ('--check-images', '1', *keep)
     tool('deployment/pytorch2onnx.py', cfg, ckpt, '--out', onnx_path, *shape)
     assert onnx_path.is_file()
     image = sorted(glob.glob(str(

@@ -201,3 +201,17 @@ def test_classification_session_splits_by_the_exported_batch(tmp_path):
                        r'64\) images but the model was exported for '
                        r'\(32, 32\)'):
         session(np.zeros((1, 3, 64, 64), np.float32))
+
+
+def test_build_model_gives_a_classifier_its_top_level_preprocessor():
+    """mmpretrain's configs put data_preprocessor at the top level; the
+    Runner hands it to the model, and so must build_model (infer.py's
+    PyTorch path normalises with the model's own)."""
+    from mmshuffle.engine.configs import build_model
+    cfg = Config.fromfile(CLS)
+    pre = build_model(cfg, pretrained=False).data_preprocessor
+    assert pre.mean.flatten().tolist() == pytest.approx(
+        list(cfg.data_preprocessor.mean))
+    assert pre.std.flatten().tolist() == pytest.approx(
+        list(cfg.data_preprocessor.std))
+    assert pre.to_rgb

@@ -26,10 +26,6 @@ named on one line and skipped; the exit status is then 1, after everything
 else was written. A progress bar shows on more than 5 images.
 """
 import argparse
-import glob
-import io
-import json
-import os
 import os.path as osp
 import sys
 
@@ -39,11 +35,11 @@ import mmshuffle  # noqa: F401  (registers models, transforms, safe loading)
 from mmshuffle.apis.images import MAX_PIXELS, ImageReadError, read_image
 from mmshuffle.apis.inference import BACKENDS, Predictor
 from mmshuffle.apis.visualize import draw
+from mmshuffle.deploy.standalone import (Record, expand_inputs, finish,
+                                         interrupted, output_names,
+                                         save_picture)
 from mmshuffle.engine.cli import CLIError, load_config, run_cli
 from mmshuffle.engine.configs import task_of
-from mmshuffle.engine.fileio import atomic_write
-
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
 
 
 def parse_args(argv=None):
@@ -71,48 +67,9 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def expand_inputs(inputs):
-    """Image paths of files, folders and glob patterns, in order, without
-    repeats. A file named on the command line is taken whatever its
-    name; folders and patterns give the files with image extensions."""
-    paths = []
-    for item in inputs:
-        if osp.isdir(item):
-            found = sorted(
-                osp.join(item, f) for f in os.listdir(item)
-                if f.lower().endswith(IMAGE_EXTS))
-            if not found:
-                raise CLIError(f'folder {item!r} holds no images '
-                               f'({", ".join(IMAGE_EXTS)})')
-        elif osp.isfile(item):
-            found = [item]
-        elif glob.has_magic(item):
-            found = sorted(p for p in glob.glob(item)
-                           if osp.isfile(p) and p.lower().endswith(
-                               IMAGE_EXTS))
-            if not found:
-                raise CLIError(f'pattern {item!r} matches no image')
-        else:
-            raise CLIError(f'input {item!r} does not exist')
-        paths += [p for p in found if p not in paths]
-    return paths
-
-
 def default_backend(weights):
     ext = osp.splitext(weights)[1].lower()
     return {'.onnx': 'onnxruntime', '.xml': 'openvino'}.get(ext, 'pytorch')
-
-
-def output_names(paths):
-    """A distinct ``<stem>.png`` per input (a numeric suffix for clashes
-    between folders)."""
-    names, seen = [], {}
-    for path in paths:
-        stem = osp.splitext(osp.basename(path))[0]
-        count = seen.get(stem, 0)
-        seen[stem] = count + 1
-        names.append(f'{stem}.png' if count == 0 else f'{stem}_{count}.png')
-    return names
 
 
 def check_args(args):
@@ -139,42 +96,6 @@ def check_args(args):
     return backend
 
 
-class Record:
-    """The predictions of a run: ``predictions.jsonl`` grows a line per
-    image as it is done; ``predictions.json`` holds them all at the end."""
-
-    def __init__(self, out_dir, header):
-        os.makedirs(out_dir, exist_ok=True)
-        self.out_dir, self.header = out_dir, header
-        self.records = []
-        self.lines = open(osp.join(out_dir, 'predictions.jsonl'), 'w')
-
-    def add(self, record):
-        self.records.append(record)
-        self.lines.write(json.dumps(record) + '\n')
-        self.lines.flush()
-
-    def close(self, interrupted=False):
-        self.lines.close()
-        summary = dict(self.header, interrupted=interrupted,
-                       failed=sum('error' in r for r in self.records),
-                       predictions=self.records)
-        atomic_write(json.dumps(summary, indent=1).encode(),
-                     osp.join(self.out_dir, 'predictions.json'))
-
-
-def summary_line(task, record, score_thr):
-    if 'error' in record:
-        return f'skipped: {record["error"]}'
-    if task == 'detection':
-        shown = [d for d in record['detections'] if d['score'] >= score_thr]
-        text = ', '.join(f'{d["class_name"]} {d["score"]:.2f}'
-                         for d in shown[:5]) or 'nothing'
-        return f'{len(shown)} box(es): {text}'
-    best = record['top5'][0]
-    return f'{best["class_name"]} {best["score"]:.3f}'
-
-
 def run_batch(predictor, chunk, args, record, say):
     """Decode, predict, draw and record one batch of ``(path, picture
     name)``; an unreadable file is recorded as an error and ``say``-d."""
@@ -193,26 +114,22 @@ def run_batch(predictor, chunk, args, record, say):
         results = predictor(images, paths)
     except ValueError as err:  # e.g. a size the exported file refuses
         raise CLIError(str(err)) from None
-    key = 'detections' if predictor.task == 'detection' else 'top5'
     for path, name, image, predictions in zip(paths, names, images,
                                               results):
-        out_path = osp.join(args.out_dir, name)
-        picture = draw(image.rgb, predictions, predictor.task,
-                       args.score_thr, predictor.palette, image.scale)
-        buffer = io.BytesIO()
-        picture.save(buffer, format='PNG')
-        atomic_write(buffer.getvalue(), out_path)
-        entry = {'image': path, 'picture': out_path,
-                 'size': list(image.size), key: predictions}
-        if image.notes:
-            entry['read'] = list(image.notes)
-        record.add(entry)
+        picture = osp.join(args.out_dir, name)
+        save_picture(draw(image.rgb, predictions, predictor.task,
+                          args.score_thr, predictor.palette, image.scale),
+                     picture)
+        record.add_result(path, picture, image, predictor.task, predictions)
 
 
 def main(argv=None):
     args = parse_args(argv)
     backend = check_args(args)
-    paths = expand_inputs(args.inputs)
+    try:
+        paths = expand_inputs(args.inputs)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
     cfg = load_config(args.config, None)
     try:
         task_of(cfg)
@@ -246,26 +163,10 @@ def main(argv=None):
                 for _ in chunk:
                     progress.update()
     except KeyboardInterrupt:
-        record.close(interrupted=True)
-        print(f'\ninterrupted (Ctrl-C): {len(record.records)} of '
-              f'{len(paths)} image(s) done, in '
-              f'{osp.join(args.out_dir, "predictions.json")}',
-              file=sys.stderr)
-        sys.exit(130)
-    record.close()
+        interrupted(record, len(paths))
     if progress is not None:
         sys.stderr.write('\n')
-    if len(record.records) <= 20:
-        for entry in record.records:
-            print(f'{entry["image"]}: '
-                  f'{summary_line(predictor.task, entry, args.score_thr)}')
-    failed = sum('error' in r for r in record.records)
-    done = len(record.records) - failed
-    print(f'{done} image(s) with {backend}: pictures and predictions in '
-          f'{args.out_dir}' + (f'; {failed} could not be read' if failed
-                               else ''))
-    if failed:
-        sys.exit(1)
+    finish(record, predictor.task, args.score_thr, backend)
 
 
 if __name__ == '__main__':

@@ -12,13 +12,16 @@ upright image); a classification result the top-5 as ``dict(label,
 class_name, score)``.
 """
 import json
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 import torch
 
+from mmshuffle.deploy.standalone import (detection_records, softmax,
+                                        to_original_image, top5_records)
 from mmshuffle.engine.configs import (build_data_preprocessor, build_model,
-                                      scope_of, task_of)
+                                      class_names, palette_of, scope_of,
+                                      task_of)
 
 #: the backends a :class:`Predictor` runs
 BACKENDS = ('pytorch', 'onnxruntime', 'openvino')
@@ -45,30 +48,22 @@ def test_pipeline(cfg):
         return Compose(steps)
 
 
-def class_names(cfg, meta: Dict) -> List[str]:
-    """Class names: from the checkpoint's or the export's metadata, else
-    the config's datasets (``metainfo.classes``, or mmpretrain's
-    ``classes``)."""
-    names = list(meta.get('classes') or [])
-    if names:
-        return names
-    for field in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
-        dataset = (cfg.get(field) or {}).get('dataset') or {}
-        classes = (dataset.get('metainfo') or {}).get('classes') or \
-            dataset.get('classes')
-        if classes and not isinstance(classes, str):
-            return list(classes)
-    return []
+def prepare_image(pipeline, image, path: str,
+                  to_float32: bool = False) -> Dict:
+    """One decoded image (:class:`mmshuffle.apis.images.Image`) through a
+    :func:`test_pipeline`, as its file would go through the config's."""
+    img = image.bgr.astype(np.float32) if to_float32 else image.bgr
+    height, width = img.shape[:2]
+    return pipeline(dict(img=img, img_path=path, img_id=0,
+                         img_shape=(height, width),
+                         ori_shape=(height, width)))
 
 
-def palette_of(cfg) -> Optional[List[tuple]]:
-    """The colours of the config's dataset metainfo, if it has some."""
-    for field in ('test_dataloader', 'val_dataloader'):
-        dataset = (cfg.get(field) or {}).get('dataset') or {}
-        palette = (dataset.get('metainfo') or {}).get('palette')
-        if palette:
-            return [tuple(c) for c in palette]
-    return None
+def loads_float32(cfg) -> bool:
+    """Whether the config's test pipeline loads images as float32."""
+    return any(
+        str(s.get('type', '')).endswith('LoadImageFromFile') and
+        s.get('to_float32') for s in cfg.test_dataloader.dataset.pipeline)
 
 
 class Predictor:
@@ -95,9 +90,7 @@ class Predictor:
         self.task = task_of(cfg)
         self.backend = backend
         self.pipeline = test_pipeline(cfg)
-        self.to_float32 = any(
-            str(s.get('type', '')).endswith('LoadImageFromFile') and
-            s.get('to_float32') for s in cfg.test_dataloader.dataset.pipeline)
+        self.to_float32 = loads_float32(cfg)
         self.preprocessor = build_data_preprocessor(cfg)
         if backend == 'pytorch':
             self.model = self._load_pytorch(cfg, weights)
@@ -135,19 +128,10 @@ class Predictor:
             'dataset_meta') or {}
         return model.eval()
 
-    def name(self, label) -> str:
-        label = int(label)
-        return self.classes[label] if 0 <= label < len(self.classes) \
-            else f'class {label}'
-
     def prepare(self, image, path: str) -> Dict:
         """One decoded image (:class:`mmshuffle.apis.images.Image`) through
         the test pipeline."""
-        img = image.bgr.astype(np.float32) if self.to_float32 else image.bgr
-        height, width = img.shape[:2]
-        return self.pipeline(dict(img=img, img_path=path, img_id=0,
-                                  img_shape=(height, width),
-                                  ori_shape=(height, width)))
+        return prepare_image(self.pipeline, image, path, self.to_float32)
 
     @torch.no_grad()
     def __call__(self, images: Sequence, paths: Sequence[str]) -> List:
@@ -160,39 +144,22 @@ class Predictor:
         if self.backend == 'pytorch':
             samples = self.model.test_step(batch)
             if self.task == 'detection':
-                return [self._detections(
+                return [detection_records(
                     s.pred_instances.bboxes.numpy(),
                     s.pred_instances.scores.numpy(),
-                    s.pred_instances.labels.numpy(), image.scale)
-                    for s, image in zip(samples, images)]
-            return [self._top5(s.pred_score) for s in samples]
+                    s.pred_instances.labels.numpy(), self.classes,
+                    image.scale) for s, image in zip(samples, images)]
+            return [top5_records(s.pred_score.numpy(), self.classes)
+                    for s in samples]
         batch = self.preprocessor(batch, False)
         inputs = batch['inputs'].float().numpy()
         if self.task == 'detection':
-            from mmshuffle.deploy.runtime import to_original_image
             dets, labels = self.session(
                 inputs, [s.img_shape for s in batch['data_samples']])
-            return [self._detections(*to_original_image(
+            return [detection_records(*to_original_image(
                 det, label, sample.img_shape,
-                sample.metainfo.get('scale_factor')), image.scale)
-                for det, label, sample, image in zip(
+                sample.metainfo.get('scale_factor')), self.classes,
+                image.scale) for det, label, sample, image in zip(
                     dets, labels, batch['data_samples'], images)]
-        logits = torch.from_numpy(self.session(inputs))
-        return [self._top5(row) for row in logits.softmax(dim=1)]
-
-    def _detections(self, boxes, scores, labels, scale: float = 1.0):
-        order = np.argsort(-scores, kind='stable')
-        return [
-            dict(label=int(labels[i]), class_name=self.name(labels[i]),
-                 score=round(float(scores[i]), 5),
-                 bbox=[round(float(v) / scale, 2) for v in boxes[i]])
-            for i in order
-        ]
-
-    def _top5(self, scores):
-        top = scores.topk(min(5, scores.numel()))
-        return [
-            dict(label=int(i), class_name=self.name(i),
-                 score=round(float(s), 5))
-            for s, i in zip(top.values, top.indices)
-        ]
+        return [top5_records(row, self.classes)
+                for row in softmax(self.session(inputs))]

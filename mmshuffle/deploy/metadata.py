@@ -1,9 +1,15 @@
 """The one metadata format of every file mmshuffle exports.
 
-An exported model carries string key/value pairs that say how to feed it
-and how to read its outputs: ``task``, and for a detector ``raw_input``,
-``mean``, ``std``, ``bgr_to_rgb``, ``size_divisor``, ``classes``,
-``max_per_img``, ``score_thr``; a quantized file adds ``precision``,
+An exported model carries string key/value pairs that say all it takes to
+feed it and read its outputs, so that a host with an ONNX runtime alone
+can run it (:mod:`mmshuffle.deploy.standalone`): ``task``; the test
+pipeline's geometric steps (``pipeline``, :func:`describe_pipeline`); the
+data preprocessor's ``mean``, ``std``, ``bgr_to_rgb``, ``size_divisor``,
+``pad_value`` and whether the graph takes ``raw_input`` pixels; a
+classifier's ``input_hw``; ``classes``, ``palette``, ``outputs`` (each
+output's layout); a detector's ``score_thr``, ``iou_thr``,
+``max_per_img`` and ``image_hw_input``; ``config``, ``mmshuffle_version``
+and ``metadata_version``. A quantized file adds ``precision``,
 ``calibration_images`` and ``weight_bits``. Lists and booleans are JSON.
 
 Where they are stored:
@@ -12,17 +18,20 @@ Where they are stored:
   :data:`META_PREFIX` (``mmshuffle.task``, ...);
 * OpenVINO IR: the model's ``rt_info`` section :data:`IR_SECTION`.
 
-:class:`InputSpec` reads back what the graph's input must be, so that every
-runtime, check and calibration feeds it the same way.
+:class:`InputSpec` (defined in :mod:`~mmshuffle.deploy.standalone`) reads
+back what the graph's input must be, so that every runtime, check and
+calibration feeds it the same way.
 """
 import json
 import os.path as osp
 from typing import Dict
 
-import numpy as np
+from .standalone import META_PREFIX, InputSpec, strip_prefix
 
-#: the key prefix of mmshuffle's entries in an ONNX ``metadata_props``
-META_PREFIX = 'mmshuffle.'
+__all__ = [
+    'META_PREFIX', 'IR_SECTION', 'InputSpec', 'strip_prefix', 'set_metadata',
+    'read_metadata', 'read_ir_metadata', 'set_ir_metadata'
+]
 #: the ``rt_info`` section of an OpenVINO IR holding the same entries
 IR_SECTION = 'mmshuffle'
 
@@ -38,13 +47,6 @@ def set_metadata(proto, meta: Dict[str, str]) -> None:
         entry = proto.metadata_props.add()
         entry.key = META_PREFIX + key
         entry.value = str(value)
-
-
-def strip_prefix(props: Dict[str, str]) -> Dict[str, str]:
-    """mmshuffle's entries of an ONNX ``metadata_props`` mapping (as
-    onnxruntime's ``custom_metadata_map`` gives it), prefix removed."""
-    return {k[len(META_PREFIX):]: v for k, v in props.items()
-            if k.startswith(META_PREFIX)}
 
 
 def read_metadata(path: str) -> Dict[str, str]:
@@ -75,48 +77,100 @@ def set_ir_metadata(model, meta: Dict[str, str]) -> None:
         model.set_rt_info(str(value), [IR_SECTION, key])
 
 
-class InputSpec:
-    """What an exported graph takes as input, from its metadata.
+#: the version of this metadata format (2: the test pipeline, the data
+#: preprocessor's padding, the outputs, the config and mmshuffle version)
+METADATA_VERSION = 2
 
-    The tools hand a runtime the data preprocessor's normalised batch (as
-    ``tools/test.py`` hands PyTorch). A graph exported with ``raw_input``
-    takes 0-255 pixels in the pipeline's channel order instead:
-    :meth:`to_graph` undoes the normalisation (and the channel flip) for
-    it, so that the padding, 0 after normalisation, becomes the mean
-    colour, which the graph maps back to 0.
 
-    Attributes:
-        raw_input (bool), bgr_to_rgb (bool)
-        mean (np.ndarray), std (np.ndarray): (1, C, 1, 1), float32; 0 and
-            1 where the metadata has none.
-        size_divisor (int): the multiple the input's H and W must be.
-    """
+def _pair(value) -> list:
+    return [int(value), int(value)] if isinstance(value, (int, float)) \
+        else [int(v) for v in value]
 
-    def __init__(self, meta: Dict[str, str]):
-        self.raw_input = json.loads(meta.get('raw_input', 'false'))
-        self.bgr_to_rgb = json.loads(meta.get('bgr_to_rgb', 'false'))
-        self.mean = np.asarray(json.loads(meta.get('mean', '[0.0]')),
-                               np.float32).reshape(1, -1, 1, 1)
-        self.std = np.asarray(json.loads(meta.get('std', '[1.0]')),
-                              np.float32).reshape(1, -1, 1, 1)
-        self.size_divisor = int(meta.get('size_divisor', 1))
 
-    def to_graph(self, inputs: np.ndarray) -> np.ndarray:
-        """The data preprocessor's normalised ``inputs`` (N, C, H, W) as
-        the graph's input, float32 and contiguous."""
-        inputs = np.asarray(inputs, dtype=np.float32)
-        if self.raw_input:
-            inputs = inputs * self.std + self.mean
-            if self.bgr_to_rgb:
-                inputs = inputs[:, ::-1]
-        return np.ascontiguousarray(inputs, np.float32)
+def describe_pipeline(pipeline) -> list:
+    """The geometric steps of a test ``pipeline`` (a config's list of
+    transform dicts) in the vocabulary of
+    :mod:`mmshuffle.deploy.standalone`: ``resize``, ``resize_edge``,
+    ``center_crop``, ``pad``, each with the transform's defaults filled
+    in. Loading, annotation and packing steps are left out; any other
+    step is kept as ``{'type': 'unsupported', 'name': ...}``, which the
+    standalone program refuses with its name."""
+    steps = []
+    for step in pipeline:
+        step = dict(step)
+        kind = str(step.get('type', '')).split('.')[-1]
+        if kind.startswith('LoadImageFrom'):
+            if step.get('to_float32'):
+                steps.append(dict(type='unsupported',
+                                  name=f'{kind}(to_float32=True)'))
+            continue
+        if 'Annotation' in kind or kind in ('PackDetInputs', 'PackInputs'):
+            continue
+        filters = dict(interpolation=step.get('interpolation', 'bilinear'),
+                       backend=step.get('backend', 'cv2'))
+        if kind == 'Resize' and step.get('scale') is not None and \
+                step.get('scale_factor') is None:
+            steps.append(dict(type='resize', scale=_pair(step['scale']),
+                              keep_ratio=bool(step.get('keep_ratio')),
+                              **filters))
+        elif kind == 'ResizeEdge':
+            steps.append(dict(type='resize_edge', scale=int(step['scale']),
+                              edge=step.get('edge', 'short'), **filters))
+        elif kind == 'CenterCrop' and not step.get('auto_pad'):
+            steps.append(dict(type='center_crop',
+                              size=_pair(step['crop_size'])))
+        elif kind == 'Pad' and step.get('padding_mode',
+                                        'constant') == 'constant':
+            value = step.get('pad_val', 0)
+            value = value.get('img', 0) if isinstance(value, dict) else value
+            steps.append(dict(
+                type='pad',
+                size=None if step.get('size') is None else _pair(
+                    step['size']),
+                size_divisor=step.get('size_divisor'),
+                pad_to_square=bool(step.get('pad_to_square')),
+                value=[value] * 3 if isinstance(value, (int, float)) else
+                list(value)))
+        else:
+            steps.append(dict(type='unsupported', name=kind))
+    return steps
 
-    def check_size(self, shape) -> None:
-        """A ``ValueError`` unless the H and W of ``shape`` are multiples
-        of :attr:`size_divisor`."""
-        height, width = shape[-2:]
-        if height % self.size_divisor or width % self.size_divisor:
-            raise ValueError(
-                f'input size {height}x{width} is not divisible by '
-                f'{self.size_divisor}, which this detector needs (pad the '
-                "batch: the config's data_preprocessor pad_size_divisor)")
+
+def config_metadata(cfg, config: str, classes=(), palette=None
+                    ) -> Dict[str, str]:
+    """The entries an export takes from its config: the test pipeline's
+    steps (:func:`describe_pipeline`), class names and colours, the
+    config's file name, mmshuffle's version and this format's."""
+    from mmshuffle.version import __version__
+    pipeline = (cfg.get('test_dataloader') or {}).get('dataset', {}).get(
+        'pipeline', [])
+    return {
+        'metadata_version': str(METADATA_VERSION),
+        'mmshuffle_version': __version__,
+        'config': osp.basename(config),
+        'pipeline': json.dumps(describe_pipeline(pipeline)),
+        'classes': json.dumps(list(classes)),
+        'palette': json.dumps([list(c) for c in palette] if palette else
+                              None),
+    }
+
+
+def preprocessor_metadata(pre) -> Dict[str, str]:
+    """The entries of a data preprocessor (mmengine's, mmdet's or
+    mmpretrain's): channel conversion, mean and std (float32 values,
+    exactly), the multiple it pads to and the value it pads with."""
+    import torch
+    flip = bool(getattr(pre, '_channel_conversion',
+                        getattr(pre, 'to_rgb', False)))
+    normalize = bool(getattr(pre, '_enable_normalize', False))
+    mean = pre.mean.flatten().float().tolist() if normalize else [0.0]
+    std = pre.std.flatten().float().tolist() if normalize else [1.0]
+    pad_value = getattr(pre, 'pad_value', 0)
+    if isinstance(pad_value, torch.Tensor):
+        pad_value = pad_value.item()
+    return {
+        'mean': json.dumps(mean),
+        'std': json.dumps(std),
+        'bgr_to_rgb': json.dumps(flip),
+        'pad_value': json.dumps(float(pad_value)),
+    }

@@ -40,6 +40,25 @@ class ClassifierForExport(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(x, mode='tensor')
 
+    def metadata(self) -> Dict[str, str]:
+        """What a runtime needs to feed the graph and read its output
+        (:mod:`mmshuffle.deploy.metadata`; the exporter adds the config's
+        pipeline, classes and names)."""
+        import json
+
+        from .metadata import preprocessor_metadata
+        pre = self.classifier.data_preprocessor
+        meta = getattr(self.classifier, 'dataset_meta', None) or {}
+        return {
+            'task': 'classification',
+            'raw_input': 'false',
+            **preprocessor_metadata(pre),
+            'size_divisor': str(int(getattr(pre, 'pad_size_divisor', 1))),
+            'classes': json.dumps(list(meta.get('classes', ()))),
+            'outputs': json.dumps({
+                'logits': 'N x C float32: class scores before softmax'}),
+        }
+
 
 class BackboneForExport(nn.Module):
     """A backbone as ``image tensor -> (feature_0, feature_1, ...)``, the
@@ -142,9 +161,11 @@ def export_onnx(model: nn.Module,
                 shape: Sequence[int] = (224, 224),
                 dynamic_batch: bool = False,
                 opset: int = 18,
-                output_names: Sequence[str] = ('output', )) -> str:
+                output_names: Sequence[str] = ('output', ),
+                metadata: Optional[Dict[str, str]] = None) -> str:
     """Export ``model`` (taking one image tensor) to ``path``
-    (:func:`export_program`).
+    (:func:`export_program`), with the model's own ``metadata()``
+    (:class:`ClassifierForExport`) updated with ``metadata``.
 
     The model is switched to its deploy form first (in place) and exported
     for a ``(1, 3, H, W)`` input (any batch size with ``dynamic_batch``).
@@ -164,8 +185,10 @@ def export_onnx(model: nn.Module,
     example = torch.randn(1, in_channels, *shape)
     dynamic_shapes = ({0: torch.export.Dim('batch', min=1, max=4096)}, ) \
         if dynamic_batch else None
+    meta = dict(model.metadata()) if hasattr(model, 'metadata') else {}
+    meta.update(metadata or {})
     return export_program(model, example, path, output_names, opset,
-                          dynamic_shapes)
+                          dynamic_shapes, metadata=meta)
 
 
 def ort_session(path: str, threads: int = 1,

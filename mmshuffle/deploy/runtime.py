@@ -20,6 +20,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from .metadata import InputSpec
+from .standalone import to_original_image  # noqa: F401  (re-exported)
 
 BACKENDS = ('onnxruntime', 'openvino')
 
@@ -213,23 +214,3 @@ class DetectionSession(_Session):
             dets.append(out[0])
             labels.append(out[1])
         return np.concatenate(dets), np.concatenate(labels)
-
-
-def to_original_image(dets: np.ndarray, labels: np.ndarray,
-                      img_shape: Sequence[int],
-                      scale_factor: Optional[Sequence[float]] = None):
-    """One image's graph outputs (``dets`` (K, 5), ``labels`` (K,)) as
-    ``(bboxes, scores, labels)`` of its real detections in original-image
-    pixels: padding rows dropped, boxes clipped to ``img_shape`` (H, W,
-    the image before batch padding) and divided by the pipeline's
-    ``scale_factor`` (w, h), as mmdet's ``rescale=True`` does."""
-    dets, labels = np.asarray(dets), np.asarray(labels)
-    keep = dets[:, 4] > 0
-    boxes = dets[keep, :4].astype(np.float32).copy()
-    height, width = img_shape[:2]
-    boxes[:, 0::2] = boxes[:, 0::2].clip(0, width)
-    boxes[:, 1::2] = boxes[:, 1::2].clip(0, height)
-    if scale_factor is not None:
-        boxes /= np.tile(np.asarray(scale_factor, np.float32), 2)
-    return boxes, dets[keep, 4].astype(np.float32), \
-        labels[keep].astype(np.int64)

@@ -3,7 +3,7 @@ its model, data preprocessor and dataloaders (in the config's own
 ``default_scope``: mmpretrain or mmdet), the size of its data sets, and a
 shortened training schedule."""
 import copy
-from typing import Dict
+from typing import Dict, List, Optional
 
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
@@ -43,8 +43,12 @@ def model_registry(cfg: Config):
 def build_model(cfg: Config, pretrained: bool = True):
     """The model of a config, built in its ``default_scope`` (mmpretrain or
     mmdet). With ``pretrained=False`` the backbone's ``init_cfg`` is dropped
-    (the weights will come from a checkpoint, or do not matter)."""
+    (the weights will come from a checkpoint, or do not matter). A
+    top-level ``data_preprocessor`` (mmpretrain's configs) becomes the
+    model's unless the model has its own, as the Runner does."""
     model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None:
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     if not pretrained and model_cfg.get('backbone') is not None:
         model_cfg.backbone.init_cfg = None
     with DefaultScope.overwrite_default_scope(scope_of(cfg)):
@@ -126,3 +130,29 @@ def shorten_schedule(cfg: Config, epochs: int) -> Dict:
         if sched.get('end') == max_epochs:
             options[f'{key}.end'] = epochs
     return options
+
+
+def class_names(cfg, meta: Dict) -> List[str]:
+    """Class names: from the checkpoint's or the export's metadata, else
+    the config's datasets (``metainfo.classes``, or mmpretrain's
+    ``classes``)."""
+    names = list(meta.get('classes') or [])
+    if names:
+        return names
+    for field in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
+        dataset = (cfg.get(field) or {}).get('dataset') or {}
+        classes = (dataset.get('metainfo') or {}).get('classes') or \
+            dataset.get('classes')
+        if classes and not isinstance(classes, str):
+            return list(classes)
+    return []
+
+
+def palette_of(cfg) -> Optional[List[tuple]]:
+    """The colours of the config's dataset metainfo, if it has some."""
+    for field in ('test_dataloader', 'val_dataloader'):
+        dataset = (cfg.get(field) or {}).get('dataset') or {}
+        palette = (dataset.get('metainfo') or {}).get('palette')
+        if palette:
+            return [tuple(c) for c in palette]
+    return None

@@ -3,7 +3,8 @@ ONNX and check it in onnxruntime.
 
     python tools/deployment/pytorch2onnx.py CONFIG CHECKPOINT --out FILE.onnx
         [--shape H [W]] [--dynamic-batch] [--backbone-only] [--raw-input]
-        [--image-hw] [--opset 18] [--tolerance 1e-4] [--check-images 2]
+        [--image-hw] [--opset 18] [--tolerance 1e-4] [--check-images N|DIR]
+        [--cfg-options KEY=VALUE ...]
 
 The model of CONFIG is built, CHECKPOINT is loaded strictly, the model is
 switched to its deploy form (BatchNorm folded) and exported. Then the ONNX
@@ -29,17 +30,22 @@ pipeline's channel order. ``--image-hw`` adds a second input ``image_hw``
 (N x 2): the height and width of each image of a padded batch before the
 padding; boxes are clipped to it before NMS, as mmdet clips each image's
 (without it, to the input tensor: the same for images that fill it). The
-check runs the first ``--check-images``
-images of the config's test set (random pixels when the set is missing)
-through mmdet's predict path and through onnxruntime, and fails (exit 1)
-unless every box matches one of the same class within
-``--box-tolerance`` pixels and ``--score-tolerance``.
+check runs images through the config's test pipeline, mmdet's predict path
+and onnxruntime: ``--check-images N`` the first N of the config's test set
+(2 by default), ``--check-images DIR`` the images of a folder of yours.
+It fails (exit 1) unless every box matches one of the same class within
+``--box-tolerance`` pixels and ``--score-tolerance``, and when neither side
+found a box (nothing was compared: check on images with objects). A test
+set that cannot be read is an error before anything is exported (pass a
+folder, or ``--check-images 0`` to export without the check).
 """
 import argparse
 import copy
+import json
 import os.path as osp
 import sys
 
+from mmengine.config import DictAction
 from mmengine.runner import load_checkpoint
 
 import mmshuffle  # noqa: F401  (registers backbones, safe loading)
@@ -48,13 +54,15 @@ from mmshuffle.deploy.detection import (DetectorForExport,
                                         check_detection_shape,
                                         compare_detections, export_detector,
                                         predict_reference, split_detections)
+from mmshuffle.deploy.metadata import config_metadata, preprocessor_metadata
 from mmshuffle.deploy.onnx import (BackboneForExport, ClassifierForExport,
                                    check_shape, compare_with_onnxruntime,
                                    export_onnx)
 from mmshuffle.deploy.runtime import DetectionSession, load_runtime
-from mmshuffle.engine.cli import (CLIError, fix_dataloaders, load_config,
-                                  run_cli)
-from mmshuffle.engine.configs import build_model, one_by_one, task_of
+from mmshuffle.engine.cli import (CLIError, fix_dataloaders, format_metrics,
+                                  load_config, run_cli)
+from mmshuffle.engine.configs import (build_model, class_names, one_by_one,
+                                      palette_of, task_of)
 
 
 def parse_args(argv=None):
@@ -82,12 +90,16 @@ def parse_args(argv=None):
     parser.add_argument('--opset', type=int, default=18)
     parser.add_argument('--tolerance', type=float, default=1e-4,
                         help='largest allowed |PyTorch - onnxruntime|')
-    parser.add_argument('--check-images', type=int, default=2,
-                        help='detector: test images to compare on')
+    parser.add_argument(
+        '--check-images', default='2', metavar='N|DIR',
+        help="detector: compare on the first N images of the config's "
+        'test set, or on the images of folder DIR (0: no check)')
     parser.add_argument('--box-tolerance', type=float, default=0.05,
                         help='detector: largest box difference (pixels)')
     parser.add_argument('--score-tolerance', type=float, default=1e-4,
                         help='detector: largest score difference')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of the config (key=value)')
     return parser.parse_args(argv)
 
 
@@ -99,18 +111,17 @@ def main(argv=None):
         raise CLIError(f'checkpoint {args.checkpoint!r} does not exist')
     if not args.out.endswith('.onnx'):
         raise CLIError(f'--out must name a .onnx file, got {args.out!r}')
-    if args.check_images < 0:
-        raise CLIError(f'--check-images must be >= 0, got '
-                       f'{args.check_images}')
-    cfg = load_config(args.config, None)
+    args.check_images = check_images_arg(args.check_images)
+    cfg = load_config(args.config, args.cfg_options)
     try:
         task = task_of(cfg)
     except ValueError as err:
         raise CLIError(f'{args.config!r}: {err}') from None
     model = build_model(cfg, pretrained=False)
     try:
-        load_checkpoint(model, args.checkpoint, map_location='cpu',
-                        strict=True, logger='silent')
+        checkpoint = load_checkpoint(model, args.checkpoint,
+                                     map_location='cpu', strict=True,
+                                     logger='silent')
     except RuntimeError as err:
         detail = ' '.join(str(err).split())
         if len(detail) > 300:
@@ -118,11 +129,19 @@ def main(argv=None):
         raise CLIError(f'checkpoint {args.checkpoint!r} does not fit the '
                        f'model of {args.config!r}: {detail}') from None
     model.eval()
+    # the file describes itself: the config's pipeline, classes, names
+    model.dataset_meta = dict(classes=class_names(
+        cfg, (checkpoint.get('meta') or {}).get('dataset_meta') or {}))
+    meta = config_metadata(cfg, args.config, model.dataset_meta['classes'],
+                           palette_of(cfg))
     if task == 'detection' and not args.backbone_only:
-        return export_detection(args, cfg, model)
+        return export_detection(args, cfg, model, meta)
     if args.raw_input or args.image_hw:
         raise CLIError(f'--{"raw-input" if args.raw_input else "image-hw"} '
                        'applies to detectors only')
+    if isinstance(args.check_images, str):
+        raise CLIError('--check-images DIR applies to detectors (a '
+                       'classifier is checked on random inputs)')
     shape = tuple(args.shape or [224])
     shape = shape * 2 if len(shape) == 1 else shape
     try:
@@ -132,15 +151,18 @@ def main(argv=None):
     if args.backbone_only:
         wrapped = BackboneForExport(model.backbone)
         names = [f'feat{i}' for i in range(len(model.backbone.out_indices))]
+        meta.update(task='backbone', **preprocessor_metadata(
+            model.data_preprocessor))
     else:
         wrapped = ClassifierForExport(model)
         names = ['logits']
+    meta['input_hw'] = json.dumps(list(shape))
     # the check compares with the model as trained (eval mode), not with
     # the deploy form that gets exported
     reference = copy.deepcopy(wrapped).eval()
     try:
         export_onnx(wrapped, args.out, shape, args.dynamic_batch,
-                    args.opset, names)
+                    args.opset, names, meta)
     except ValueError as err:
         raise CLIError(str(err)) from None
     batches = (1, 8) if args.dynamic_batch else (1, )
@@ -173,29 +195,57 @@ def default_detection_shape(cfg, divisor):
     return (-(-320 // divisor) * divisor, ) * 2
 
 
-def check_batches(cfg, count, shape):
-    """Batches of the first ``count`` test images (one image per batch,
-    through the config's pipeline), or one batch of random pixels when the
-    test set cannot be read."""
-    import torch
-    if count == 0:
+def check_images_arg(value):
+    """``--check-images``: a count >= 0, or an existing folder."""
+    if value.isdigit():
+        return int(value)
+    if osp.isdir(value):
+        return value
+    raise CLIError(f'--check-images takes a number of test images or a '
+                   f'folder of images, got {value!r} (no such folder)')
+
+
+def check_batches(cfg, source):
+    """Batches of one image each, through the config's test pipeline:
+    the first ``source`` images of its test set, or the images of the
+    folder ``source``; and what they are, in words."""
+    if source == 0:
         return [], 'no images'
+    if isinstance(source, str):
+        from mmshuffle.apis.images import ImageReadError, read_image
+        from mmshuffle.apis.inference import (loads_float32, prepare_image,
+                                              test_pipeline)
+        from mmshuffle.deploy.standalone import expand_inputs
+        try:
+            paths = expand_inputs([source])
+            pipeline, to_float32 = test_pipeline(cfg), loads_float32(cfg)
+            batches = []
+            for path in paths:
+                data = prepare_image(pipeline, read_image(path), path,
+                                     to_float32)
+                batches.append(dict(inputs=[data['inputs']],
+                                    data_samples=[data['data_samples']]))
+        except (ValueError, ImageReadError) as err:
+            raise CLIError(f'--check-images: {err}') from None
+        return batches, f'{len(batches)} image(s) of {source}'
     try:
         fix_dataloaders(cfg)
         batches = []
         for data in one_by_one(cfg, 'test_dataloader'):
             batches.append(data)
-            if len(batches) == count:
+            if len(batches) == source:
                 break
-        return batches, f'{len(batches)} test image(s)'
-    except Exception as err:  # the data set is not there: random pixels
-        gen = torch.Generator().manual_seed(0)
-        image = (torch.rand(3, *shape, generator=gen) * 255).round()
-        return [dict(inputs=[image], data_samples=None)], \
-            f'random pixels (test set not readable: {err})'
+    except Exception as err:  # the data set is not there
+        detail = ' '.join(str(err).split())[:300]
+        raise CLIError(
+            f"cannot read the config's test set to check the export "
+            f'({type(err).__name__}: {detail}); pass --check-images DIR '
+            'with a folder of your images, or --check-images 0 to export '
+            'without the check') from None
+    return batches, f'{len(batches)} test image(s)'
 
 
-def export_detection(args, cfg, model):
+def export_detection(args, cfg, model, meta):
     try:
         wrapped = DetectorForExport(model, raw_input=args.raw_input,
                                     image_hw_input=args.image_hw)
@@ -211,9 +261,10 @@ def export_detection(args, cfg, model):
     except ValueError as err:
         raise CLIError(f'--shape: {err}') from None
     reference = copy.deepcopy(model).eval()
+    batches, source = check_batches(cfg, args.check_images)
     try:
         export_detector(wrapped, args.out, shape, args.dynamic_batch,
-                        args.opset)
+                        args.opset, meta)
     except UnsupportedDetectorError as err:
         raise CLIError(f'cannot export {args.config!r}: {err}') from None
     except ValueError as err:
@@ -224,8 +275,8 @@ def export_detection(args, cfg, model):
           f'{"; input image_hw Nx2" if args.image_hw else ""}; '
           f'outputs dets, labels)')
     import torch
-    batches, source = check_batches(cfg, args.check_images, shape)
     if not batches:
+        print('not checked (--check-images 0)')
         return
     session = DetectionSession(load_runtime(args.out))
     reference_dets, onnx_dets = [], []
@@ -242,10 +293,20 @@ def export_detection(args, cfg, model):
           'at the top-K/threshold cut with equal scores (max box difference '
           f'{result["max_box_diff"]:.3g} px, max score difference '
           f'{result["max_score_diff"]:.3g})')
+    print(format_metrics({'check/images': len(batches),
+                          'check/pytorch': result['reference'],
+                          'check/onnxruntime': result['outputs'],
+                          'check/matched': result['matched']}))
     if not result['ok']:
         print(f'error: onnxruntime detections differ from PyTorch\'s '
               f'(--box-tolerance {args.box_tolerance}, --score-tolerance '
               f'{args.score_tolerance})', file=sys.stderr)
+        sys.exit(1)
+    if result['reference'] == 0 and result['outputs'] == 0:
+        print(f'error: nothing was compared: neither PyTorch nor onnxruntime '
+              f'found a box on the {source} (score_thr '
+              f'{wrapped.post.score_thr}); check on images with objects '
+              '(--check-images DIR)', file=sys.stderr)
         sys.exit(1)
 
 

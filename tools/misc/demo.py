@@ -1,6 +1,7 @@
 """The main demo: learn the built-in toy shapes with ShuffleNet V2.
 
     python tools/misc/demo.py [--min-top1 85] [--min-map50 0.5] [--skip-det]
+        [--record work_dirs/demo_record.json]
 
 1. Classification: generates the toy shapes if missing (data/toy_shapes),
    trains the ShuffleNet V2 classifier with tools/train.py, evaluates the
@@ -9,7 +10,7 @@
    ONNX file in onnxruntime on the same split
    (tools/deployment/test_onnx.py); quantizes it to INT8
    (tools/deployment/quantize.py, calibrated on 64 training images) and
-   evaluates that too.
+   evaluates that too, with 7-bit weights (the default) and 8-bit ones.
 2. Detection: generates the toy detection set if missing (data/toy_det),
    trains RTMDet-lite on ShuffleNet V2 (depthwise PAFPN, shared depthwise
    head, dynamic soft-label assignment, EMA; the toy table's choice,
@@ -18,13 +19,22 @@
    evaluates it with
    tools/test.py --show-dir and prints the COCO bbox mAP and mAP50; the
    pictures of predicted boxes go to the work dir. Then exports it end to
-   end (one ONNX graph, NMS inside), evaluates the file in onnxruntime,
-   quantizes it to INT8 and evaluates that, and runs tools/infer.py with
-   the ONNX file on four validation images (pictures and predictions.json
-   in WORK_DIR/infer).
+   end (one ONNX graph, NMS inside; the export checks its boxes against
+   PyTorch's on two test images), evaluates the file in onnxruntime,
+   quantizes it to INT8 (7- and 8-bit weights) and evaluates that, runs
+   tools/infer.py with the ONNX file on four validation images (pictures
+   and predictions.json in WORK_DIR/infer) and
+   tools/deployment/standalone_infer.py (onnxruntime, numpy and Pillow
+   only) on the same images, whose predictions must be infer.py's.
 3. Draws each run's curves (loss, top-1, bbox mAP) with
    tools/analysis_tools/analyze_logs.py to WORK_DIR/curves.png and prints
    where the curves and pictures are.
+
+Every figure it prints goes into the JSON ``--record`` (with the machine,
+the load average, the versions and each stage's time), written also when
+a bar is missed; ``docs/benchmarks/demo.json`` is such a record, and the
+demo figures of README.md and docs/ are rendered from it
+(``mmshuffle.analysis.report``) and checked against it by the tests.
 
 Fails (exit 1) if top-1 < --min-top1, mAP50 < --min-map50, the ONNX
 top-1 differs from PyTorch's by more than one image, the INT8 top-1 is
@@ -33,7 +43,10 @@ than 0.005 from PyTorch's, or the INT8 detector's mAP50 more than 0.02
 below PyTorch's.
 """
 import argparse
+import datetime
 import glob
+import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -43,6 +56,7 @@ from mmengine.config import Config
 
 from mmshuffle.engine.cli import parse_metrics
 from mmshuffle.engine.configs import shorten_schedule
+from mmshuffle.engine.fileio import atomic_write
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLS_CONFIG = osp.join('configs', 'toy',
@@ -64,7 +78,13 @@ def parse_args(argv=None):
     parser.add_argument('--min-map50', type=float, default=0.5)
     parser.add_argument(
         '--skip-det', action='store_true', help='classification only')
+    parser.add_argument('--record', default='work_dirs/demo_record.json',
+                        help='the JSON record of the run')
     return parser.parse_args(argv)
+
+
+#: every stage run, with its time (the record's ``stages``)
+STAGES = []
 
 
 def step(title, cmd, capture=False):
@@ -79,7 +99,9 @@ def step(title, cmd, capture=False):
         sys.stdout.write(proc.stdout)
     if proc.returncode != 0:
         sys.exit(f'demo: {title} failed (exit {proc.returncode})')
-    return proc.stdout, time.time() - start
+    seconds = time.time() - start
+    STAGES.append(dict(title=title, seconds=round(seconds, 1)))
+    return proc.stdout, seconds
 
 
 def last_checkpoint(work_dir):
@@ -117,8 +139,27 @@ def classification(args, py):
         py, 'tools/deployment/test_onnx.py', CLS_CONFIG, int8_path
     ], capture=True)
     int8_top1 = parse_metrics(out)['accuracy/top1']
-    return (ckpt, top1, seconds, onnx_top1, int8_top1,
-            osp.join(ROOT, onnx_path))
+    int8_8bit_top1 = parse_metrics(int8_8bit(
+        py, CLS_CONFIG, onnx_path, 'classifier'))['accuracy/top1']
+    return dict(config=osp.basename(CLS_CONFIG), checkpoint=ckpt,
+                train_seconds=round(seconds, 1), top1=top1,
+                onnx_top1=onnx_top1, int8_top1=int8_top1,
+                int8_8bit_top1=int8_8bit_top1,
+                onnx_path=osp.join(ROOT, onnx_path))
+
+
+def int8_8bit(py, config, onnx_path, what):
+    """Quantize with 8-bit weights as well and evaluate: the test_onnx.py
+    output (the docs' 7- against 8-bit table)."""
+    path = onnx_path.replace('.onnx', '_int8_8bit.onnx')
+    step(f'quantize the {what} with 8-bit weights', [
+        py, 'tools/deployment/quantize.py', config, onnx_path, '--out', path,
+        '--calib', '64', '--weight-bits', '8'
+    ])
+    out, _ = step(f'evaluate the 8-bit-weight INT8 {what}', [
+        py, 'tools/deployment/test_onnx.py', config, path
+    ], capture=True)
+    return out
 
 
 def detection(args, py, cls_ckpt):
@@ -138,10 +179,11 @@ def detection(args, py, cls_ckpt):
     ], capture=True)
     metrics = parse_metrics(out)
     onnx_path = osp.join(args.det_work_dir, 'rtmdet-lite_toy-det.onnx')
-    step('export the detector end to end (NMS inside) to ONNX', [
+    out, _ = step('export the detector end to end (NMS inside) to ONNX', [
         py, 'tools/deployment/pytorch2onnx.py', DET_CONFIG, ckpt, '--out',
         onnx_path
-    ])
+    ], capture=True)
+    check = parse_metrics(out)
     out, _ = step('evaluate the ONNX detector in onnxruntime', [
         py, 'tools/deployment/test_onnx.py', DET_CONFIG, onnx_path
     ], capture=True)
@@ -156,6 +198,8 @@ def detection(args, py, cls_ckpt):
         py, 'tools/deployment/test_onnx.py', DET_CONFIG, int8_path
     ], capture=True)
     int8_metrics = parse_metrics(out)
+    int8_8bit_metrics = parse_metrics(int8_8bit(py, DET_CONFIG, onnx_path,
+                                                'detector'))
     infer_dir = osp.join(args.det_work_dir, 'infer')
     val = sorted(glob.glob(osp.join(ROOT, 'data', 'toy_det', 'val',
                                     '*.png')))[:4]
@@ -163,13 +207,41 @@ def detection(args, py, cls_ckpt):
         py, 'tools/infer.py', DET_CONFIG, onnx_path, *val, '--out-dir',
         infer_dir
     ])
+    standalone_dir = osp.join(args.det_work_dir, 'standalone')
+    step('tools/deployment/standalone_infer.py: the same images, no '
+         'PyTorch', [
+             py, 'tools/deployment/standalone_infer.py', onnx_path, *val,
+             '--out-dir', standalone_dir
+         ])
     keys = ('coco/bbox_mAP', 'coco/bbox_mAP_50')
-    return dict(pytorch=[metrics[k] for k in keys],
+    return dict(config=osp.basename(DET_CONFIG), epochs=DET_EPOCHS,
+                train_seconds=round(seconds, 1),
+                pytorch=[metrics[k] for k in keys],
                 onnx=[onnx_metrics[k] for k in keys],
                 int8=[int8_metrics[k] for k in keys],
-                seconds=seconds, pictures=osp.join(ROOT, show_dir),
+                int8_8bit=[int8_8bit_metrics[k] for k in keys],
+                export_check=dict(
+                    images=int(check['check/images']),
+                    pytorch=int(check['check/pytorch']),
+                    onnxruntime=int(check['check/onnxruntime']),
+                    matched=int(check['check/matched'])),
+                standalone=same_predictions(infer_dir, standalone_dir),
+                pictures=osp.join(ROOT, show_dir),
                 onnx_path=osp.join(ROOT, onnx_path),
                 infer_dir=osp.join(ROOT, infer_dir))
+
+
+def same_predictions(infer_dir, standalone_dir):
+    """How many images standalone_infer.py and infer.py predicted, and on
+    how many their detections are the same, number for number."""
+    runs = []
+    for folder in (infer_dir, standalone_dir):
+        with open(osp.join(ROOT, folder, 'predictions.json')) as f:
+            runs.append(json.load(f)['predictions'])
+    same = sum(a.get('detections') == b.get('detections')
+               for a, b in zip(*runs))
+    return dict(images=len(runs[0]), same=same,
+                boxes=sum(len(r.get('detections', ())) for r in runs[0]))
 
 
 def draw_curves(py, work_dir, title):
@@ -179,18 +251,42 @@ def draw_curves(py, work_dir, title):
     return osp.join(ROOT, work_dir, 'curves.png')
 
 
+def machine_facts():
+    from mmshuffle.analysis.bench.timing import cpu_name, machine
+    facts = machine()
+    facts.update(cpu=cpu_name(), cores=os.cpu_count(),
+                 load_average=[round(v, 2) for v in os.getloadavg()])
+    return facts
+
+
+def git_commit():
+    try:
+        return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
+                              cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def main(argv=None):
     args = parse_args(argv)
     py = sys.executable
+    start = time.time()
+    record = dict(date=datetime.date.today().isoformat(),
+                  commit=git_commit(), machine=machine_facts(),
+                  bars=dict(min_top1=args.min_top1,
+                            min_map50=args.min_map50))
     failures = []
-    (cls_ckpt, top1, cls_s, onnx_top1, int8_top1,
-     onnx_path) = classification(args, py)
-    lines = [f'classification: {osp.basename(CLS_CONFIG)} trained in '
-             f'{cls_s:.0f} s; top-1 on the toy val split = {top1:.2f}% '
-             f'(bar {args.min_top1:.0f}%)',
-             f'ONNX export {onnx_path} in onnxruntime: top-1 = '
+    cls = classification(args, py)
+    top1, onnx_top1, int8_top1 = cls['top1'], cls['onnx_top1'], \
+        cls['int8_top1']
+    lines = [f'classification: {cls["config"]} trained in '
+             f'{cls["train_seconds"]:.0f} s; top-1 on the toy val split = '
+             f'{top1:.2f}% (bar {args.min_top1:.0f}%)',
+             f'ONNX export {cls["onnx_path"]} in onnxruntime: top-1 = '
              f'{onnx_top1:.2f}% (PyTorch {top1:.2f}%); INT8: top-1 = '
-             f'{int8_top1:.2f}%']
+             f'{int8_top1:.2f}% (8-bit weights: '
+             f'{cls["int8_8bit_top1"]:.2f}%)']
     if top1 < args.min_top1:
         failures.append(f'top-1 {top1:.2f}% < {args.min_top1}%')
     if abs(onnx_top1 - top1) > 100 / 600 + 1e-6:  # one image of 600
@@ -201,17 +297,24 @@ def main(argv=None):
                         f'below PyTorch {top1:.2f}%')
     lines.append('classification curves: ' +
                  draw_curves(py, args.cls_work_dir, 'classifier'))
+    record['classification'] = {k: v for k, v in cls.items()
+                                if k not in ('checkpoint', 'onnx_path')}
     if not args.skip_det:
-        det = detection(args, py, cls_ckpt)
+        det = detection(args, py, cls['checkpoint'])
         (m, m50), (om, om50), (im, im50) = (det['pytorch'], det['onnx'],
                                             det['int8'])
-        lines.append(f'detection: {osp.basename(DET_CONFIG)} trained in '
-                     f'{det["seconds"]:.0f} s; COCO bbox mAP = {m:.3f}, '
-                     f'mAP50 = {m50:.3f} (bar {args.min_map50})')
+        check, same = det['export_check'], det['standalone']
+        lines.append(f'detection: {det["config"]} trained in '
+                     f'{det["train_seconds"]:.0f} s; COCO bbox mAP = '
+                     f'{m:.3f}, mAP50 = {m50:.3f} (bar {args.min_map50})')
         lines.append(f'end-to-end ONNX export {det["onnx_path"]} in '
                      f'onnxruntime: bbox mAP = {om:.3f}, mAP50 = {om50:.3f} '
                      f'(PyTorch {m:.3f}, {m50:.3f}); INT8: bbox mAP = '
-                     f'{im:.3f}, mAP50 = {im50:.3f}')
+                     f'{im:.3f}, mAP50 = {im50:.3f}; the export\'s check: '
+                     f'{check["matched"]} of {check["pytorch"]} boxes '
+                     'matched')
+        lines.append(f'standalone_infer.py (no PyTorch): {same["same"]} of '
+                     f'{same["images"]} images with infer.py\'s predictions')
         lines.append('detection curves: ' +
                      draw_curves(py, args.det_work_dir, 'detector'))
         lines.append(f'pictures of predicted boxes: {det["pictures"]}; '
@@ -225,6 +328,21 @@ def main(argv=None):
         if im50 < m50 - 0.02:
             failures.append(f'INT8 mAP50 {im50:.3f} is more than 0.02 below '
                             f'PyTorch {m50:.3f}')
+        if same['same'] != same['images']:
+            failures.append(f'standalone_infer.py differs from infer.py on '
+                            f'{same["images"] - same["same"]} image(s)')
+        record['detection'] = {
+            k: v for k, v in det.items()
+            if k not in ('pictures', 'onnx_path', 'infer_dir')}
+    record.update(stages=STAGES, seconds=round(time.time() - start, 1),
+                  load_average_after=[round(v, 2) for v in os.getloadavg()],
+                  failures=failures, passed=not failures)
+    os.makedirs(osp.dirname(osp.join(ROOT, args.record)) or '.',
+                exist_ok=True)
+    atomic_write(json.dumps(record, indent=1).encode(),
+                 osp.join(ROOT, args.record))
+    lines.append(f'record of this run: {osp.join(ROOT, args.record)} '
+                 f'({record["seconds"] / 60:.1f} min)')
     print('\n' + '\n'.join(f'demo: {ln}' for ln in lines))
     if failures:
         sys.exit('demo: below the bar: ' + '; '.join(failures))

@@ -1,5 +1,5 @@
 """Export a :class:`~.graph.DetectorForExport` to one ONNX file."""
-from typing import Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 
@@ -33,9 +33,11 @@ def export_detector(wrapped: DetectorForExport,
                     path: str,
                     shape: Sequence[int] = (320, 320),
                     dynamic_batch: bool = False,
-                    opset: int = 18) -> str:
+                    opset: int = 18,
+                    metadata: Optional[Dict[str, str]] = None) -> str:
     """Export ``wrapped`` to ``path`` (written atomically, with its
-    :meth:`~.graph.DetectorForExport.metadata`): input ``input``
+    :meth:`~.graph.DetectorForExport.metadata`, updated with
+    ``metadata``): input ``input``
     (N, 3, H, W) with H and W dynamic multiples of its ``size_divisor``
     (``shape`` is the example size; N dynamic with ``dynamic_batch``), and
     ``image_hw`` (N, 2, int64) where the wrapper takes it; outputs ``dets``
@@ -80,4 +82,5 @@ def export_detector(wrapped: DetectorForExport,
         wrapped(*examples)  # a head that cannot export fails here, plainly
         return export_program(wrapped, examples, path, ('dets', 'labels'),
                               opset, tuple(shapes), ops.onnx_translations(),
-                              wrapped.metadata(), names)
+                              dict(wrapped.metadata(), **(metadata or {})),
+                              names)

@@ -285,22 +285,25 @@ class DetectorForExport(nn.Module):
 
     def metadata(self) -> Dict[str, str]:
         """What a runtime needs to feed the graph and read its outputs
-        (:mod:`mmshuffle.deploy.metadata`)."""
+        (:mod:`mmshuffle.deploy.metadata`; the exporter adds the config's
+        pipeline, classes and names)."""
+        from ..metadata import preprocessor_metadata
         meta = getattr(self.detector, 'dataset_meta', None) or {}
-        classes = list(meta.get('classes', ()))
         return {
             'task': 'detection',
             'raw_input': json.dumps(self.raw_input),
-            'mean': json.dumps([round(v, 6) for v in
-                                self.mean.flatten().tolist()]),
-            'std': json.dumps([round(v, 6) for v in
-                               self.std.flatten().tolist()]),
-            'bgr_to_rgb': json.dumps(self.channel_flip),
+            **preprocessor_metadata(self.detector.data_preprocessor),
             'size_divisor': str(self.size_divisor),
             'image_hw_input': json.dumps(self.image_hw_input),
-            'classes': json.dumps(classes),
+            'classes': json.dumps(list(meta.get('classes', ()))),
             'max_per_img': str(self.post.max_per_img),
             'score_thr': str(self.post.score_thr),
+            'iou_thr': str(self.post.iou_thr),
+            'outputs': json.dumps({
+                'dets': 'N x K x 5 float32: x1, y1, x2, y2 in the input '
+                "tensor's pixels, score; rows past the image's detections "
+                'have score 0',
+                'labels': 'N x K int64: class index, -1 in padding rows'}),
         }
 
     def forward(self, x: Tensor,
