@@ -1,7 +1,8 @@
 """tools/deployment/quantize.py: INT8 (QDQ) from an exported detector,
-calibrated on the config's training images; the INT8 file keeps the
-metadata, runs in onnxruntime and (as an IR) in OpenVINO, and finds the
-float model's confident boxes; bad input is one error line."""
+calibrated on the config's val images through its test pipeline; the
+INT8 file keeps the metadata, runs in onnxruntime and (as an IR) in
+OpenVINO, and finds the float model's confident boxes; bad input is one
+error line."""
 import os.path as osp
 import subprocess
 import sys
@@ -37,12 +38,13 @@ def iou(a, b):
 @pytest.mark.slow
 @in_own_process
 def test_int8_detector_finds_the_float_boxes(tmp_path, lite_export):
-    make_tiny_toy_data(tmp_path, det=(8, 2, 320))
+    make_tiny_toy_data(tmp_path, det=(1, 8, 320))
     fp32 = lite_export[2]  # raw input: the calibration de-normalises
     int8 = tmp_path / 'det_int8.onnx'
     proc = quantize(LITE, fp32, '--out', int8, '--calib', 8, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert 'calibrated on 8 training images' in proc.stdout
+    assert 'calibrated on 8 images of the val set through the test ' \
+        'pipeline' in proc.stdout
     assert proc.stderr == ''
     ops = {n.op_type for n in onnx.load(str(int8)).graph.node}
     assert {'QuantizeLinear', 'DequantizeLinear', 'NonMaxSuppression'} <= ops
@@ -54,6 +56,14 @@ def test_int8_detector_finds_the_float_boxes(tmp_path, lite_export):
     proc = quantize(LITE, fp32, '--out', again, '--calib', 8, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert again.read_bytes() == int8.read_bytes()
+    (tmp_path / 'empty').mkdir()
+    proc = quantize(LITE, fp32, '--out', tmp_path / 'x.onnx', '--calib-dir',
+                    tmp_path / 'empty', cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: --calib-dir {tmp_path / 'empty'}: folder "
+        f"'{tmp_path / 'empty'}' holds no images (.jpg, .jpeg, .png, .bmp, "
+        '.webp, .tif, .tiff)']
     xml = tmp_path / 'det_int8.xml'
     proc = quantize(LITE, fp32, '--out', xml, '--calib', 8, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -98,6 +108,8 @@ def test_quantize_bad_input(tmp_path, capsys, monkeypatch):
           '--calib', 0), '--calib'),
         ((LITE, tmp_path / 'm.onnx', '--out', tmp_path / 'o.onnx',
           '--weight-bits', 6), '--weight-bits must be 7 or 8, got 6'),
+        ((LITE, tmp_path / 'm.onnx', '--out', tmp_path / 'o.onnx',
+          '--calib-dir', tmp_path / 'nowhere'), 'is not a folder'),
         ((cls_cfg, tmp_path / 'm.onnx', '--out', tmp_path / 'o.onnx'),
          'cannot read'),
     ]

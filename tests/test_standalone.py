@@ -281,3 +281,20 @@ def test_standalone_classifier_and_bad_input(tmp_path, capsys, monkeypatch):
 
 
 TOOL_MODULE = osp.join(ROOT, 'mmshuffle', 'deploy', 'standalone.py')
+
+
+def test_the_program_imports_only_numpy_pillow_and_onnxruntime():
+    """The one file a user copies: the standard library, numpy, Pillow and
+    onnxruntime, nothing relative (the process check is in the tests
+    above)."""
+    import ast
+    tree = ast.parse(open(TOOL_MODULE).read())
+    imports = [n for n in ast.walk(tree)
+               if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert not [n for n in imports if getattr(n, 'level', 0)]
+    names = {a.name.split('.')[0] for n in imports
+             if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module.split('.')[0] for n in imports
+              if isinstance(n, ast.ImportFrom)}
+    assert names - set(sys.stdlib_module_names) == {
+        'numpy', 'PIL', 'onnxruntime'}

@@ -131,46 +131,69 @@ def test_input_spec_feeds_raw_and_normalised_graphs():
         InputSpec(meta).check_size((1, 3, 64, 40))
 
 
-def test_calibration_images_are_a_seeded_draw_of_the_train_set(
+def test_calibration_images_are_a_seeded_draw_of_the_val_set(
         tmp_path, monkeypatch):
-    """quantize.py's calibration: ``count`` training images through the
-    train pipeline and data preprocessor, the same for the same seed, as
-    the graph takes them (raw pixels where its metadata says so); the
-    caller's random state is left as it was."""
+    """quantize.py's calibration: ``count`` val images through the test
+    pipeline and data preprocessor (what the deployed model sees: no
+    augmentation), the same for the same seed, as the graph takes them
+    (raw pixels where its metadata says so), or the images of a folder;
+    the caller's random state is left as it was."""
     import random
 
     import torch
     from helpers import LITE
 
+    from mmshuffle.apis.inference import prepare_image, test_pipeline
     from mmshuffle.deploy.quantize import calibration_images
-    make_tiny_toy_data(tmp_path, det=(6, 2, 64))
+    from mmshuffle.deploy.standalone import read_image
+    make_tiny_toy_data(tmp_path, det=(2, 6, 64))
     monkeypatch.chdir(tmp_path)
+    cfg = Config.fromfile(LITE)
     plain = {'task': 'detection'}
     states = (random.getstate(), np.random.get_state()[1].copy(),
               torch.get_rng_state())
-    first = calibration_images(Config.fromfile(LITE), 3, 0, plain)
+    first = calibration_images(cfg, 3, 0, plain)
     assert random.getstate() == states[0]
     assert (np.random.get_state()[1] == states[1]).all()
     assert torch.equal(torch.get_rng_state(), states[2])
-    again = calibration_images(Config.fromfile(LITE), 3, 0, plain)
-    other = calibration_images(Config.fromfile(LITE), 3, 1, plain)
+    again = calibration_images(cfg, 3, 0, plain)
+    other = calibration_images(cfg, 3, 1, plain)
     assert len(first) == 3
     for image in first:
         assert image.dtype == np.float32 and image.shape[:2] == (1, 3)
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not all(a.shape == b.shape and np.array_equal(a, b)
                    for a, b in zip(first, other))
+    # each is a val image exactly as the test pipeline and the data
+    # preprocessor make it
+    pipeline, pre = test_pipeline(cfg), build_data_preprocessor(cfg)
+    val = sorted((tmp_path / 'data' / 'toy_det' / 'val').glob('*.png'))
+    expected = []
+    for path in val:
+        data = prepare_image(pipeline, read_image(str(path)), str(path))
+        expected.append(pre(dict(inputs=[data['inputs']],
+                                 data_samples=[data['data_samples']]),
+                            False)['inputs'].numpy())
+    for image in first:
+        assert any(np.array_equal(image, e) for e in expected)
+    folder = calibration_images(cfg, 4, 0, plain,
+                                str(tmp_path / 'data' / 'toy_det' / 'val'))
+    assert len(folder) == 4
+    assert all(np.array_equal(a, b) for a, b in zip(folder, expected))
     raw_meta = dict(plain, raw_input='true', bgr_to_rgb='false',
                     mean=json.dumps([123.675, 116.28, 103.53]),
                     std=json.dumps([58.395, 57.12, 57.375]))
-    raw = calibration_images(Config.fromfile(LITE), 3, 0, raw_meta)
+    raw = calibration_images(cfg, 3, 0, raw_meta)
     spec = InputSpec(raw_meta)
     for image, pixels in zip(first, raw):
         np.testing.assert_allclose(pixels, image * spec.std + spec.mean,
                                    rtol=1e-5, atol=1e-3)
-    with pytest.raises(ValueError, match='the training set has only 6 '
+    with pytest.raises(ValueError, match='the val set has only 6 '
                        'images, fewer than the 7 asked for'):
-        calibration_images(Config.fromfile(LITE), 7, 0, plain)
+        calibration_images(cfg, 7, 0, plain)
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(ValueError, match='holds no images'):
+        calibration_images(cfg, 7, 0, plain, str(tmp_path / 'empty'))
 
 
 def test_classification_session_splits_by_the_exported_batch(tmp_path):

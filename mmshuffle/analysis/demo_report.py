@@ -101,3 +101,25 @@ def weight_bits_table(record: Dict) -> str:
         f'| RTMDet-lite ShuffleNetV2 1x | bbox mAP / mAP50 | '
         f'{_pair(det["int8"])} | {_pair(det["int8_8bit"])} |',
     ])
+
+
+def metrics_line(record: Dict, task: str, source: str = 'onnx') -> str:
+    """The metrics line ``test_onnx.py`` printed for the demo's ONNX file
+    (``source='onnx'``) or ``tools/test.py`` for its checkpoint
+    (``'pytorch'``): top-1, or bbox mAP and mAP50 followed by ``...``."""
+    from mmshuffle.engine.cli import format_metrics
+    if task == 'classification':
+        cls = record['classification']
+        return format_metrics({'accuracy/top1': cls[
+            'onnx_top1' if source == 'onnx' else 'top1']})
+    values = record['detection']['onnx' if source == 'onnx' else 'pytorch']
+    line = format_metrics({'coco/bbox_mAP': values[0],
+                           'coco/bbox_mAP_50': values[1]})
+    return line[:-1] + ', ...}'
+
+
+def export_check(record: Dict) -> str:
+    """The sentence on the export's own check in the recorded run."""
+    check = record['detection']['export_check']
+    return (f'{check["pytorch"]} PyTorch detections, {check["onnxruntime"]} '
+            f'from onnxruntime, {check["matched"]} matched')

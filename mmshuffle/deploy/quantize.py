@@ -14,9 +14,11 @@ and in OpenVINO (which reads the quantize/dequantize pairs as INT8), and
 converts to an OpenVINO IR.
 
 :func:`calibration_images` draws the calibration images from a config's
-training set, as ``tools/deployment/quantize.py`` uses them.
+val set or a folder of the user's, through the config's test pipeline, as
+``tools/deployment/quantize.py`` uses them.
 """
 import contextlib
+import copy
 import logging
 import os
 import os.path as osp
@@ -136,15 +138,20 @@ def quantize_onnx(model_path: str,
     return out_path
 
 
-def calibration_images(cfg, count: int, seed: int,
-                       meta: Dict[str, str]) -> List[np.ndarray]:
-    """``count`` images of ``cfg``'s training set, drawn with ``seed``,
-    through its *train* pipeline and data preprocessor (as the model saw
-    them in training), as the input arrays of an exported file whose
-    metadata is ``meta`` (:class:`~.metadata.InputSpec`): one image each.
+def calibration_images(cfg, count: int, seed: int, meta: Dict[str, str],
+                       folder: Optional[str] = None) -> List[np.ndarray]:
+    """Calibration images as the deployed model will see them: through the
+    config's *test* pipeline and data preprocessor (never the train
+    pipeline, whose augmentations widen the activation ranges beyond
+    anything seen at deployment), as the input arrays of an exported file
+    whose metadata is ``meta`` (:class:`~.metadata.InputSpec`), one image
+    each. The images: ``count`` drawn with ``seed`` from the config's val
+    set (its test set where it has none), or, with ``folder``, the first
+    ``count`` images of that folder (all of them where it has fewer).
 
     Raises:
-        ValueError: the training set has fewer than ``count`` images.
+        ValueError: the val set has fewer than ``count`` images; the
+            folder holds no image, or a file that cannot be read.
     """
     import random
 
@@ -152,31 +159,52 @@ def calibration_images(cfg, count: int, seed: int,
     from mmengine.runner import set_random_seed
 
     from mmshuffle.engine.cli import fix_dataloaders
-    from mmshuffle.engine.configs import build_data_preprocessor, one_by_one
+    from mmshuffle.engine.configs import (build_data_preprocessor,
+                                          loads_float32, one_by_one,
+                                          prepare_image, test_pipeline)
 
     from .metadata import InputSpec
+    from .standalone import expand_inputs, read_image
+    preprocessor = build_data_preprocessor(cfg)
+    spec = InputSpec(meta)
+
+    def graph_input(batch):
+        return spec.to_graph(preprocessor(batch, False)['inputs'].float()
+                             .numpy())
+
+    if folder is not None:
+        pipeline, to_float32 = test_pipeline(cfg), loads_float32(cfg)
+        out = []
+        with torch.no_grad():
+            for path in expand_inputs([folder])[:count]:
+                data = prepare_image(pipeline, read_image(path), path,
+                                     to_float32)
+                out.append(graph_input(dict(
+                    inputs=[data['inputs']],
+                    data_samples=[data['data_samples']])))
+        return out
+    cfg = copy.deepcopy(cfg)
+    field = 'val_dataloader' if cfg.get('val_dataloader') else \
+        'test_dataloader'
+    cfg[field].dataset.pipeline = cfg.test_dataloader.dataset.pipeline
     fix_dataloaders(cfg)
-    loader = one_by_one(cfg, 'train_dataloader', seed=seed,
+    loader = one_by_one(cfg, field, seed=seed,
                         sampler=dict(type='DefaultSampler', shuffle=True,
                                      seed=seed))
-    preprocessor = build_data_preprocessor(cfg)
+    name = field.split('_')[0]
     if len(loader.dataset) < count:
-        raise ValueError(f'the training set has only '
-                         f'{len(loader.dataset)} images, fewer than the '
-                         f'{count} asked for')
-    spec = InputSpec(meta)
+        raise ValueError(f'the {name} set has only {len(loader.dataset)} '
+                         f'images, fewer than the {count} asked for')
     out = []
-    # the train pipeline's random augmentations draw from the global
-    # generators (no loader workers here to seed them): seed them so that
-    # the same seed gives the same calibration images, and the same file;
-    # the caller's random state is put back afterwards
+    # nothing in a test pipeline should draw random numbers; if a custom
+    # step does, seed the global generators so that the same seed gives
+    # the same file, and put the caller's random state back afterwards
     states = random.getstate(), np.random.get_state()
     try:
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             set_random_seed(seed)
             for data in loader:
-                inputs = preprocessor(data, False)['inputs'].float().numpy()
-                out.append(spec.to_graph(inputs))
+                out.append(graph_input(data))
                 if len(out) == count:
                     break
     finally:

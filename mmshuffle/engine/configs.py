@@ -156,3 +156,41 @@ def palette_of(cfg) -> Optional[List[tuple]]:
         if palette:
             return [tuple(c) for c in palette]
     return None
+
+
+def test_pipeline(cfg):
+    """The config's test pipeline for images decoded beforehand
+    (:func:`mmshuffle.apis.images.read_image`): without its file loading
+    and annotation steps, packing the image's path, sizes and scale."""
+    from mmengine.dataset import Compose
+    steps = []
+    for step in cfg.test_dataloader.dataset.pipeline:
+        step = dict(step)
+        kind = str(step.get('type', '')).split('.')[-1]
+        if kind.startswith('LoadImageFrom') or 'Annotation' in kind:
+            continue
+        if kind in ('PackDetInputs', 'PackInputs'):
+            keys = set(step.get('meta_keys', ())) | {
+                'img_path', 'ori_shape', 'img_shape', 'scale_factor'}
+            step['meta_keys'] = tuple(sorted(keys))
+        steps.append(step)
+    with DefaultScope.overwrite_default_scope(scope_of(cfg)):
+        return Compose(steps)
+
+
+def prepare_image(pipeline, image, path: str,
+                  to_float32: bool = False) -> Dict:
+    """One decoded image (:class:`mmshuffle.apis.images.Image`) through a
+    :func:`test_pipeline`, as its file would go through the config's."""
+    img = image.bgr.astype('float32') if to_float32 else image.bgr
+    height, width = img.shape[:2]
+    return pipeline(dict(img=img, img_path=path, img_id=0,
+                         img_shape=(height, width),
+                         ori_shape=(height, width)))
+
+
+def loads_float32(cfg) -> bool:
+    """Whether the config's test pipeline loads images as float32."""
+    return any(
+        str(s.get('type', '')).endswith('LoadImageFromFile') and
+        s.get('to_float32') for s in cfg.test_dataloader.dataset.pipeline)

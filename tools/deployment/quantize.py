@@ -1,12 +1,16 @@
 """INT8 post-training quantization of an exported classifier or detector.
 
     python tools/deployment/quantize.py CONFIG MODEL.onnx --out M_int8.onnx
-        [--calib 64] [--seed 0] [--float-predictors] [--weight-bits 7]
+        [--calib 64] [--calib-dir DIR] [--seed 0] [--float-predictors]
+        [--weight-bits 7]
 
 MODEL.onnx is a file exported by ``tools/deployment/pytorch2onnx.py``
-(a classifier, or an end-to-end detector). ``--calib`` images are drawn
-(seeded) from the config's training set and go through its *train*
-pipeline and data preprocessor, as the model saw them in training; their
+(a classifier, or an end-to-end detector). ``--calib`` images (also
+``--calib-images``) are drawn (seeded) from the config's val set, or taken
+from ``--calib-dir`` (a folder of your own images: the first N), and go
+through the config's *test* pipeline and data preprocessor, as the
+deployed model will see them (not the train pipeline, whose augmentations
+widen the ranges beyond anything seen at deployment); their
 activation ranges calibrate onnxruntime's static quantization (QDQ:
 per-channel int8 weights, uint8 activations, on Conv/Gemm/MatMul; see
 :mod:`mmshuffle.deploy.quantize`). ``--out`` ending in ``.xml`` writes an
@@ -31,10 +35,13 @@ def parse_args(argv=None):
     parser.add_argument('model', help='the exported .onnx file')
     parser.add_argument('--out', required=True,
                         help='the INT8 model: .onnx, or .xml (OpenVINO IR)')
-    parser.add_argument('--calib', type=int, default=64,
+    parser.add_argument('--calib', '--calib-images', type=int, default=64,
                         help='calibration images (default 64)')
+    parser.add_argument('--calib-dir',
+                        help='calibrate on the images of this folder '
+                        "instead of the config's val set")
     parser.add_argument('--seed', type=int, default=0,
-                        help='which training images calibrate')
+                        help='which val images calibrate')
     parser.add_argument('--float-predictors', action='store_true',
                         help="detector: keep the head's last convolutions "
                         'in float')
@@ -56,6 +63,8 @@ def main(argv=None):
                        f'{args.out!r}')
     if args.calib < 1:
         raise CLIError(f'--calib must be >= 1, got {args.calib}')
+    if args.calib_dir is not None and not osp.isdir(args.calib_dir):
+        raise CLIError(f'--calib-dir {args.calib_dir!r} is not a folder')
     if args.weight_bits not in (7, 8):
         raise CLIError(f'--weight-bits must be 7 or 8, got '
                        f'{args.weight_bits}')
@@ -84,14 +93,19 @@ def main(argv=None):
     shape = [d.dim_value or None
              for d in proto.graph.input[0].type.tensor_type.shape.dim]
     try:
-        inputs = calibration_images(cfg, args.calib, args.seed, meta)
+        inputs = calibration_images(cfg, args.calib, args.seed, meta,
+                                    args.calib_dir)
     except ValueError as err:
-        raise CLIError(f'--calib {args.calib}: {err}') from None
+        option = f'--calib-dir {args.calib_dir}' if args.calib_dir else \
+            f'--calib {args.calib}'
+        raise CLIError(f'{option}: {err}') from None
     if task != 'detection' and any(
             s is not None and s != v
-            for s, v in zip(shape[2:], inputs[0].shape[2:])):
-        raise CLIError(f'the train pipeline gives {inputs[0].shape[2:]} '
-                       f'images but {args.model!r} takes {shape[2:]}')
+            for image in inputs
+            for s, v in zip(shape[2:], image.shape[2:])):
+        raise CLIError('the test pipeline gives images of another size '
+                       f'than the {shape[2:]} {args.model!r} takes (give '
+                       'it a resize, or export at that size)')
     excluded = set(head_predictors(proto)) if args.float_predictors else set()
     try:
         quantize_onnx(args.model, args.out, inputs,
@@ -101,9 +115,10 @@ def main(argv=None):
         raise CLIError(str(err)) from None
     kept = f', {len(excluded)} predictor convs kept in float' \
         if excluded else ''
+    source = args.calib_dir or 'the val set'
     print(f'quantized {args.model} -> {args.out} (INT8 QDQ, '
-          f'{args.weight_bits}-bit weights, calibrated on '
-          f'{len(inputs)} training images{kept})')
+          f'{args.weight_bits}-bit weights, calibrated on {len(inputs)} '
+          f'images of {source} through the test pipeline{kept})')
 
 
 if __name__ == '__main__':

@@ -9,7 +9,8 @@
    exports it to ONNX (tools/deployment/pytorch2onnx.py) and evaluates the
    ONNX file in onnxruntime on the same split
    (tools/deployment/test_onnx.py); quantizes it to INT8
-   (tools/deployment/quantize.py, calibrated on 64 training images) and
+   (tools/deployment/quantize.py, calibrated on 64 val images through
+   the test pipeline) and
    evaluates that too, with 7-bit weights (the default) and 8-bit ones.
 2. Detection: generates the toy detection set if missing (data/toy_det),
    trains RTMDet-lite on ShuffleNet V2 (depthwise PAFPN, shared depthwise
@@ -260,10 +261,16 @@ def machine_facts():
 
 
 def git_commit():
+    """The checkout's commit, ``+changes`` where files differ from it
+    (``None`` outside a git checkout)."""
     try:
-        return subprocess.run(['git', 'rev-parse', '--short', 'HEAD'],
-                              cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip() or None
+        def git(*args):
+            return subprocess.run(['git', *args], cwd=ROOT,
+                                  capture_output=True, text=True,
+                                  check=True).stdout.strip()
+        commit = git('rev-parse', '--short', 'HEAD')
+        dirty = git('status', '--porcelain', '--untracked-files=no')
+        return commit + ('+changes' if dirty else '') if commit else None
     except (OSError, subprocess.CalledProcessError):
         return None
 
