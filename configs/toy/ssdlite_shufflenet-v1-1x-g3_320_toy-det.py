@@ -6,6 +6,9 @@ _base_ = './ssdlite_shufflenet-v2-1x_320_toy-det.py'
 # --cfg-options model.backbone.init_cfg.checkpoint=PATH
 pretrained = 'work_dirs/shufflenet-v1-1x-g3_1xb64-30e_toy-shapes/epoch_30.pth'
 model = dict(
+    # the toy pipeline keeps the aspect ratio: pad to the backbone's stride,
+    # as the exported graph needs (images of any shape, as in mmdet)
+    data_preprocessor=dict(pad_size_divisor=32),
     backbone=dict(
         _delete_=True,
         type='mmshuffle.ShuffleNetV1',

@@ -11,6 +11,9 @@ _base_ = [
 # with --cfg-options model.backbone.init_cfg.checkpoint=PATH
 pretrained = 'work_dirs/demo_toy_shapes/epoch_30.pth'
 model = dict(
+    # the toy pipeline keeps the aspect ratio: pad to the backbone's stride,
+    # as the exported graph needs (images of any shape, as in mmdet)
+    data_preprocessor=dict(pad_size_divisor=32),
     backbone=dict(
         type='mmshuffle.ShuffleNetV2',
         widen_factor=1.0,

@@ -87,6 +87,17 @@ def _pair(value) -> list:
         else [int(v) for v in value]
 
 
+def _pad_values(value) -> list:
+    """mmcv's ``Pad`` value per channel: an int for every channel, a
+    sequence as it is; a float goes to OpenCV as a scalar, which pads the
+    first channel with it and the others with 0."""
+    if isinstance(value, int):
+        return [value] * 3
+    if isinstance(value, float):
+        return [value, 0, 0]
+    return list(value)
+
+
 def describe_pipeline(pipeline) -> list:
     """The geometric steps of a test ``pipeline`` (a config's list of
     transform dicts) in the vocabulary of
@@ -129,8 +140,7 @@ def describe_pipeline(pipeline) -> list:
                     step['size']),
                 size_divisor=step.get('size_divisor'),
                 pad_to_square=bool(step.get('pad_to_square')),
-                value=[value] * 3 if isinstance(value, (int, float)) else
-                list(value)))
+                value=_pad_values(value)))
         else:
             steps.append(dict(type='unsupported', name=kind))
     return steps
@@ -142,8 +152,12 @@ def config_metadata(cfg, config: str, classes=(), palette=None
     steps (:func:`describe_pipeline`), class names and colours, the
     config's file name, mmshuffle's version and this format's."""
     from mmshuffle.version import __version__
-    pipeline = (cfg.get('test_dataloader') or {}).get('dataset', {}).get(
-        'pipeline', [])
+    dataset = (cfg.get('test_dataloader') or {}).get('dataset') or {}
+    while 'pipeline' not in dataset and ('dataset' in dataset or
+                                         dataset.get('datasets')):
+        # a wrapper (RepeatDataset, ConcatDataset, ...): the first inner set
+        dataset = dataset.get('dataset') or dataset['datasets'][0]
+    pipeline = dataset.get('pipeline', [])
     return {
         'metadata_version': str(METADATA_VERSION),
         'mmshuffle_version': __version__,

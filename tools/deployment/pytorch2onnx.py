@@ -34,10 +34,12 @@ check runs images through the config's test pipeline, mmdet's predict path
 and onnxruntime: ``--check-images N`` the first N of the config's test set
 (2 by default), ``--check-images DIR`` the images of a folder of yours.
 It fails (exit 1) unless every box matches one of the same class within
-``--box-tolerance`` pixels and ``--score-tolerance``, and when neither side
-found a box (nothing was compared: check on images with objects). A test
-set that cannot be read is an error before anything is exported (pass a
-folder, or ``--check-images 0`` to export without the check).
+``--box-tolerance`` pixels and ``--score-tolerance`` (boxes at the score
+threshold, or at the other side's full top-K cut, aside), and when no box
+was matched (nothing was compared: check on images with objects). A test
+set that cannot be read, or holds no image, is an error before anything is
+exported (pass a folder, or ``--check-images 0`` to export without the
+check).
 """
 import argparse
 import copy
@@ -242,6 +244,10 @@ def check_batches(cfg, source):
             f'({type(err).__name__}: {detail}); pass --check-images DIR '
             'with a folder of your images, or --check-images 0 to export '
             'without the check') from None
+    if not batches:
+        raise CLIError("the config's test set holds no images to check the "
+                       'export on; pass --check-images DIR, or '
+                       '--check-images 0 to export without the check')
     return batches, f'{len(batches)} test image(s)'
 
 
@@ -285,8 +291,9 @@ def export_detection(args, cfg, model, meta):
             inputs = reference.data_preprocessor(data, False)['inputs']
             reference_dets += predict_reference(reference, inputs)
             onnx_dets += split_detections(*session(inputs.numpy()))
-    result = compare_detections(reference_dets, onnx_dets,
-                                args.box_tolerance, args.score_tolerance)
+    result = compare_detections(
+        reference_dets, onnx_dets, args.box_tolerance, args.score_tolerance,
+        cut=(wrapped.post.score_thr, wrapped.post.max_per_img))
     print(f'checked on {source}: {result["reference"]} PyTorch '
           f'detections, {result["outputs"]} from onnxruntime, '
           f'{result["matched"]} matched, {result["cut_ties"]} unmatched '
@@ -302,11 +309,13 @@ def export_detection(args, cfg, model, meta):
               f'(--box-tolerance {args.box_tolerance}, --score-tolerance '
               f'{args.score_tolerance})', file=sys.stderr)
         sys.exit(1)
-    if result['reference'] == 0 and result['outputs'] == 0:
-        print(f'error: nothing was compared: neither PyTorch nor onnxruntime '
-              f'found a box on the {source} (score_thr '
-              f'{wrapped.post.score_thr}); check on images with objects '
-              '(--check-images DIR)', file=sys.stderr)
+    if result['matched'] == 0:
+        found = 'neither PyTorch nor onnxruntime found a box' if not (
+            result['reference'] or result['outputs']) else \
+            'no box of one side had a twin on the other'
+        print(f'error: nothing was compared: {found} on the {source} '
+              f'(score_thr {wrapped.post.score_thr}); check on images with '
+              'objects (--check-images DIR)', file=sys.stderr)
         sys.exit(1)
 
 

@@ -1,6 +1,6 @@
 """Checking an exported detector against the detector itself: mmdet's
 own predictions on the same input, and a box-for-box comparison."""
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -54,7 +54,8 @@ def split_detections(dets, labels) -> List[Dict]:
 
 def compare_detections(reference: Sequence[Dict], outputs: Sequence[Dict],
                        box_tol: float = 0.05,
-                       score_tol: float = 1e-4) -> Dict:
+                       score_tol: float = 1e-4,
+                       cut: Optional[Tuple[float, int]] = None) -> Dict:
     """Match each reference detection to an output detection of the same
     class whose box (max abs coordinate difference) is within ``box_tol``
     pixels and score within ``score_tol``.
@@ -63,7 +64,12 @@ def compare_detections(reference: Sequence[Dict], outputs: Sequence[Dict],
     score is within ``score_tol`` of the lowest score kept for that image
     (on either side): where candidates score alike at the top-K or
     threshold cut, rounding decides which ones make it, in any two
-    implementations.
+    implementations. With ``cut=(score_thr, max_per_img)`` (the exporter's
+    check) the rule is strict: an unmatched detection is a cut tie only
+    when its score is within ``score_tol`` of ``score_thr``, or when the
+    other side kept ``max_per_img`` detections of that image and the
+    lowest of them is within ``score_tol`` of it; a detection the other
+    side has no twin for is then never excused by its own score.
 
     Returns:
         dict: ``reference``/``outputs`` (counts), ``matched``,
@@ -92,6 +98,15 @@ def compare_detections(reference: Sequence[Dict], outputs: Sequence[Dict],
                 box_diff = max(box_diff, float(diff[best]))
                 score_diff = max(score_diff,
                                  float(abs(out['scores'][best] - score)))
+        if cut is not None:
+            at_cut = np.concatenate([
+                _strict_ties(ref['scores'][~ref_used], out['scores'], cut,
+                             score_tol),
+                _strict_ties(out['scores'][~used], ref['scores'], cut,
+                             score_tol)])
+            ties += int(at_cut.sum())
+            unexplained += int((~at_cut).sum())
+            continue
         left = np.concatenate([ref['scores'][~ref_used],
                                out['scores'][~used]])
         if len(left):
@@ -104,3 +119,13 @@ def compare_detections(reference: Sequence[Dict], outputs: Sequence[Dict],
     return dict(reference=total_ref, outputs=total_out, matched=matched,
                 cut_ties=ties, max_box_diff=box_diff,
                 max_score_diff=score_diff, ok=unexplained == 0)
+
+
+def _strict_ties(unmatched, other, cut, score_tol) -> np.ndarray:
+    """Which ``unmatched`` scores sit at the threshold cut or at the other
+    side's full top-K cut (``cut=(score_thr, max_per_img)``)."""
+    score_thr, max_per_img = cut
+    at_cut = np.asarray(unmatched) <= score_thr + score_tol
+    if len(other) >= max_per_img:
+        at_cut |= np.asarray(unmatched) <= float(np.min(other)) + score_tol
+    return at_cut
