@@ -125,7 +125,9 @@ def test_onnx_detector_gives_mmdet_predictions(tmp_path, path, toy_images,
         pad = dets[..., 4] == 0
         assert (labels[pad] == -1).all() and (dets[pad] == 0).all()
         result = compare_detections(expected, split_detections(dets, labels))
-        assert result['ok'], result
+        # box for box: a cut tie may excuse a few, never most of them
+        assert result['ok'] and result['matched'] >= 0.9 * max(
+            result['reference'], result['outputs']), result
         total += result['reference']
     assert total > 20  # the comparison is not vacuous
     with pytest.raises(ValueError, match='not divisible by 32'):
