@@ -55,11 +55,14 @@ for _package, _module in (('torch', torch), ('mmengine', mmengine)):
 from . import deploy, engine  # noqa: E402,F401
 from .engine import restore_mmengine_defaults  # noqa: E402
 from .models import (MobileNetV2, ShuffleNetV1, ShuffleNetV2,  # noqa: E402
-                     ShuffleNetV2Plus, channel_shuffle, make_divisible)
+                     ShuffleNetV2DetNAS, ShuffleNetV2ExLarge,
+                     ShuffleNetV2Large, ShuffleNetV2OneShot, ShuffleNetV2Plus,
+                     channel_shuffle, make_divisible)
 from .registry import HOOKS, MODELS  # noqa: E402
 
 __all__ = [
     '__version__', 'HOOKS', 'MODELS', 'MobileNetV2', 'ShuffleNetV1',
-    'ShuffleNetV2', 'ShuffleNetV2Plus', 'channel_shuffle', 'make_divisible',
-    'restore_mmengine_defaults'
+    'ShuffleNetV2', 'ShuffleNetV2DetNAS', 'ShuffleNetV2ExLarge',
+    'ShuffleNetV2Large', 'ShuffleNetV2OneShot', 'ShuffleNetV2Plus',
+    'channel_shuffle', 'make_divisible', 'restore_mmengine_defaults'
 ]

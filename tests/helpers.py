@@ -37,6 +37,14 @@ MEGVII_V2_VARIANTS = [dict(widen_factor=w, megvii=True) for w in (0.5, 1.0)]
 SHUFFLENET_V2_PLUS_VARIANTS = [
     dict(arch=a) for a in ('small', 'medium', 'large')
 ]
+#: the authors' searched and large networks (reduced depths where full
+#: ones would only cost time)
+DETNAS_VARIANTS = [
+    dict(arch='coco-fpn-300m'),
+    dict(arch='coco-fpn-3.8g', stage_blocks=(1, 1, 2, 1)),
+]
+ONESHOT_VARIANTS = [dict()]
+LARGE_VARIANTS = [dict(stage_blocks=(1, 2, 1, 1))]
 MOBILENET_V2_VARIANTS = [
     dict(widen_factor=w) for w in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 ]
@@ -47,11 +55,17 @@ ALL_VARIANTS = ([('ShuffleNetV1', kw) for kw in SHUFFLENET_V1_VARIANTS] +
                 [('ShuffleNetV2', kw) for kw in MEGVII_V2_VARIANTS] +
                 [('ShuffleNetV2Plus', kw)
                  for kw in SHUFFLENET_V2_PLUS_VARIANTS] +
+                [('ShuffleNetV2DetNAS', kw) for kw in DETNAS_VARIANTS] +
+                [('ShuffleNetV2OneShot', kw) for kw in ONESHOT_VARIANTS] +
+                [('ShuffleNetV2Large', kw) for kw in LARGE_VARIANTS] +
+                [('ShuffleNetV2ExLarge', kw) for kw in LARGE_VARIANTS] +
                 [('MobileNetV2', kw) for kw in MOBILENET_V2_VARIANTS])
 
 #: the number of selectable outputs of each backbone
 NUM_OUTPUTS = dict(
-    ShuffleNetV1=3, ShuffleNetV2=4, ShuffleNetV2Plus=5, MobileNetV2=8)
+    ShuffleNetV1=3, ShuffleNetV2=4, ShuffleNetV2Plus=5, ShuffleNetV2DetNAS=5,
+    ShuffleNetV2OneShot=5, ShuffleNetV2Large=5, ShuffleNetV2ExLarge=4,
+    MobileNetV2=8)
 
 
 def variant_id(item):

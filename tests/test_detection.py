@@ -21,6 +21,7 @@ DET_CONFIGS = sorted(
     glob.glob(osp.join(ROOT, 'configs', 'faster_rcnn', '*.py')) +
     glob.glob(osp.join(ROOT, 'configs', 'ssdlite', '*.py')) +
     glob.glob(osp.join(ROOT, 'configs', 'rtmdet_lite', '*.py')) +
+    glob.glob(osp.join(ROOT, 'configs', 'light_head_rcnn', '*.py')) +
     glob.glob(osp.join(ROOT, 'configs', 'toy', '*toy-det.py')))
 
 
@@ -65,9 +66,16 @@ def test_pyramid_matches_the_backbone(path):
     assert cfg.default_scope == 'mmdet'
     assert cfg.model.backbone.type.startswith('mmshuffle.')
     init = Config.fromfile(path).model.backbone.init_cfg
-    assert init.type == 'Pretrained' and init.prefix == 'backbone.'
+    if 'detnas' in path and 'toy-det' in path:
+        # no toy-shapes classifier of DetNAS's layout to start from
+        assert init is None
+    else:
+        assert init.type == 'Pretrained' and init.prefix == 'backbone.'
     model = build_detector(cfg)
     backbone = model.backbone
+    if 'neck' not in cfg.model:  # Light-Head R-CNN reads the backbone
+        _check_light_head_levels(model)
+        return
     # (mmdet's SSDNeck keeps no in_channels: the config's are checked)
     neck_in = getattr(model.neck, 'in_channels', cfg.model.neck.in_channels)
     assert list(neck_in) == list(backbone.out_channels)
@@ -92,6 +100,21 @@ def test_pyramid_matches_the_backbone(path):
         roi_strides = list(
             model.roi_head.bbox_roi_extractor.featmap_strides)
         assert roi_strides == anchor_strides[:len(roi_strides)]
+
+
+def _check_light_head_levels(model):
+    """The RPN on the backbone's stride-16 output, the thin map on its
+    stride-32 one, each with that output's channels."""
+    backbone, rpn = model.backbone, model.rpn_head
+    extractor = model.roi_head.bbox_roi_extractor
+    assert backbone.out_strides == (16, 32)
+    assert [s[0] for s in rpn.prior_generator.strides] == [
+        backbone.out_strides[rpn.in_index]]
+    assert rpn.in_channels == backbone.out_channels[rpn.in_index]
+    assert list(extractor.featmap_strides) == list(backbone.out_strides)
+    assert extractor.conv.col_row[0].in_channels == \
+        backbone.out_channels[extractor.in_index]
+    assert extractor.spatial_scale == 1 / 32
 
 
 def _check_ssd_pyramid(cfg, model, anchor_strides):
@@ -145,8 +168,10 @@ def test_train_step_and_inference(path):
         id(p)
         for m in backbone._unused_modules() for p in m.parameters()
     }
+    # (BN affine parameters with requires_grad=False, as in Light-Head
+    # R-CNN's frozen BN, are frozen by the config)
     trainable = [(n, p) for n, p in backbone.named_parameters()
-                 if id(p) not in frozen | unused]
+                 if id(p) not in frozen | unused and p.requires_grad]
     assert trainable
     for n, p in trainable:
         assert p.grad is not None, f'no gradient reached backbone.{n}'

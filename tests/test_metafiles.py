@@ -35,7 +35,8 @@ def test_every_config_is_indexed():
     indexed = {m['Config'] for _, _, m in ENTRIES}
     for fam in ('shufflenet_v1', 'shufflenet_v2', 'shufflenet_v2_plus',
                 'mobilenet_v2', 'retinanet', 'faster_rcnn', 'ssdlite',
-                'rtmdet_lite'):
+                'rtmdet_lite', 'detnas', 'oneshot', 'shufflenet_v2_large',
+                'light_head_rcnn'):
         for path in glob.glob(osp.join(ROOT, 'configs', fam, '*.py')):
             assert osp.relpath(path, ROOT) in indexed, path
 

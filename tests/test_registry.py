@@ -11,6 +11,10 @@ OURS = {
     'ShuffleNetV2': mmshuffle.ShuffleNetV2,
     'MobileNetV2': mmshuffle.MobileNetV2,
     'ShuffleNetV2Plus': mmshuffle.models.ShuffleNetV2Plus,
+    'ShuffleNetV2DetNAS': mmshuffle.ShuffleNetV2DetNAS,
+    'ShuffleNetV2OneShot': mmshuffle.ShuffleNetV2OneShot,
+    'ShuffleNetV2Large': mmshuffle.ShuffleNetV2Large,
+    'ShuffleNetV2ExLarge': mmshuffle.ShuffleNetV2ExLarge,
 }
 
 
@@ -29,7 +33,9 @@ def test_registry_is_a_child_of_mmengine_root():
     assert ROOT.children['mmshuffle'] is MODELS
     assert set(MODELS.module_dict) == set(OURS) | {
         'LiteFPN', 'LiteRetinaHead', 'LitePAFPN', 'LiteRTMDetHead',
-        'SSDLiteHead', 'GlobalAveragePoolingSE', 'BiasFreeClsHead'}
+        'SSDLiteHead', 'GlobalAveragePoolingSE', 'BiasFreeClsHead',
+        'DeeplySupervisedClsHead', 'PSRoIAlignExtractor', 'LightHeadRoIHead',
+        'SingleLevelRPNHead'}
 
 
 @pytest.mark.parametrize('scope', ['mmdet', 'mmpretrain'])

@@ -22,8 +22,9 @@ public weights.
 
 """
 
-DET_NOTE = """Parameters of the whole detector (80 classes). Their COCO
-accuracy has not been measured yet.
+DET_NOTE = """Parameters of the whole detector (80 classes for COCO, 20 for
+PASCAL VOC). Their accuracy has not been measured here; a published figure
+is the source's own (see the family README).
 
 """
 
@@ -46,10 +47,15 @@ def classification_table(entries) -> str:
 
 
 def detection_table(entries) -> str:
-    rows = ['| config | params (M) |', '|---|---|']
+    rows = ['| config | params (M) | published box AP (source\'s) |',
+            '|---|---|---|']
     for model in entries:
+        published = ''
+        for result in model.get('Results', []):
+            published = result['Metrics'].get('box AP', '')
         rows.append(f"| `{model['Config']}` "
-                    f"| {model['Metadata']['Parameters'] / 1e6:.3f} |")
+                    f"| {model['Metadata']['Parameters'] / 1e6:.3f} "
+                    f'| {published} |')
     return '\n'.join(rows) + '\n'
 
 
@@ -69,7 +75,8 @@ def render(root: str = ROOT) -> str:
             entries = [
                 m for m in data['Models'] if m['In Collection'] == coll['Name']
             ]
-            if coll['Metadata']['Training Data'] == 'COCO':
+            # detectors: no FLOPs at a fixed input (their size varies)
+            if all('FLOPs' not in m['Metadata'] for m in entries):
                 parts.append(DET_NOTE)
                 parts.append(detection_table(entries))
             else:

@@ -61,6 +61,31 @@ class _MemoryAccessCounter(TorchDispatchMode):
         return out
 
 
+def _forward_args(model: nn.Module, inputs: torch.Tensor) -> tuple:
+    """The arguments of one forward: the image, and for a two-stage
+    detector (whose RPN needs the image sizes) its data sample."""
+    if not hasattr(model, 'rpn_head'):
+        return (inputs, )
+    from mmdet.structures import DetDataSample
+    hw = tuple(inputs.shape[-2:])
+    sample = DetDataSample(metainfo=dict(
+        img_shape=hw, ori_shape=hw, pad_shape=hw, batch_input_shape=hw,
+        scale_factor=(1.0, 1.0)))
+    return (inputs, [sample] * inputs.shape[0])
+
+
+class _BoundSamples(nn.Module):
+    """``model(x, samples)`` as a module of ``x`` alone."""
+
+    def __init__(self, model: nn.Module, samples: list):
+        super().__init__()
+        self.model = model
+        self.samples = samples
+
+    def forward(self, x: torch.Tensor):
+        return self.model(x, self.samples)
+
+
 def memory_access(model: nn.Module, inputs: torch.Tensor,
                   parts: Dict[str, nn.Module] = None) -> Dict[str, int]:
     """Memory access cost (elements read + written) of ``model(inputs)``.
@@ -92,7 +117,7 @@ def memory_access(model: nn.Module, inputs: torch.Tensor,
         handles.append(module.register_forward_hook(leave))
     try:
         with torch.no_grad(), counter:
-            model(inputs)
+            model(*_forward_args(model, inputs))
     finally:
         for handle in handles:
             handle.remove()
@@ -131,13 +156,18 @@ def model_complexity(model: nn.Module,
 def _measure(model: nn.Module, shape: Tuple[int, int],
              in_channels: int) -> Dict:
     inputs = torch.randn(1, in_channels, *shape)
-    analyzer = FlopAnalyzer(model, (inputs, ))
+    args = _forward_args(model, inputs)
+    # the tracer takes tensors only: a two-stage detector's data sample is
+    # bound by a wrapper (its modules then count under 'model.')
+    traced, scope = (model, '') if len(args) == 1 else \
+        (_BoundSamples(model, args[1]), 'model.')
+    analyzer = FlopAnalyzer(traced, (inputs, ))
     analyzer.unsupported_ops_warnings(False)
     analyzer.uncalled_modules_warnings(False)
     per_module = analyzer.by_module_and_operator()
 
     def flops_of(name: str) -> int:
-        ops = per_module.get(name, {})
+        ops = per_module.get(scope + name if name else '', {})
         return int(sum(v for k, v in ops.items() if k in COUNTED_OPS))
 
     total_flops = flops_of('')

@@ -1,23 +1,24 @@
 """Convert the paper authors' (MEGVII's ShuffleNet-Series) ImageNet weights.
 
-MEGVII publishes 15 classifiers: ShuffleNetV1 with 3 or 8 groups at 0.5x,
-1x, 1.5x and 2x, their own ShuffleNetV2 at 0.5x to 2x, and ShuffleNetV2+
-Small, Medium and Large. Their files are ``torch.save({'state_dict': sd})``
-of a model wrapped in ``nn.DataParallel`` (keys with or without
-``module.``). :func:`convert` is a pure function: it recognises the network
-from the keys and shapes, renames every entry to the keys of the mmshuffle
-classifier that computes the same function (:func:`model_cfg`: the
-backbone with ``megvii=True``, or ``ShuffleNetV2Plus`` with its neck and
-head), leaves the tensors untouched, and checks the result against that
-classifier. A file it cannot place is refused with a ``ValueError`` naming
-the first key or shape that does not fit.
+MEGVII publishes 24 classifiers: ShuffleNetV1 with 3 or 8 groups at 0.5x,
+1x, 1.5x and 2x, their own ShuffleNetV2 at 0.5x to 2x, ShuffleNetV2+
+Small, Medium and Large, six DetNAS backbones, OneShot, and ShuffleNetV2
+.Large and .ExLarge (the key rules are in :mod:`.megvii_rules`). Their
+files are ``torch.save({'state_dict': sd})`` of a model wrapped in
+``nn.DataParallel`` (keys with or without ``module.``). :func:`convert` is
+a pure function: it recognises the network from the keys and shapes,
+renames every entry to the keys of the mmshuffle classifier that computes
+the same function (:func:`model_cfg`), leaves the tensors untouched, and
+checks the result against that classifier. A file it cannot place is
+refused with a ``ValueError`` naming the first key or shape that does not
+fit.
 """
-import re
 from collections import OrderedDict
-from typing import Callable, Dict, Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 
+from .megvii_rules import RULES, detnas_choices
 from .torchvision import unwrap
 
 #: the published networks: name -> (family, arguments)
@@ -35,6 +36,14 @@ ARCHS: Dict[str, Tuple[str, dict]] = {
         f'shufflenet-v2-plus-{a}': ('v2plus', dict(arch=a))
         for a in ('small', 'medium', 'large')
     },
+    **{
+        f'detnas-{a}': ('detnas', dict(arch=a))
+        for a in ('coco-fpn-300m', 'coco-fpn-1.3g', 'coco-fpn-3.8g',
+                  'coco-retinanet-300m', 'voc-fpn-300m', 'voc-retinanet-300m')
+    },
+    'oneshot': ('oneshot', {}),
+    'shufflenet-v2-large': ('large', {}),
+    'shufflenet-v2-exlarge': ('large', {}),
 }
 
 # what tells the networks apart: the last stage's width (V1, with the
@@ -74,7 +83,7 @@ def model_cfg(arch: str, num_classes: int = 1000) -> dict:
         head.update(in_channels=width)
         if kwargs['widen_factor'] == 2.0:
             head.update(dropout_rate=0.2)
-    else:
+    elif family == 'v2plus':
         backbone = dict(type='mmshuffle.ShuffleNetV2Plus', **kwargs)
         neck = dict(type='mmshuffle.GlobalAveragePoolingSE', in_channels=1280)
         head.update(
@@ -82,17 +91,56 @@ def model_cfg(arch: str, num_classes: int = 1000) -> dict:
             mid_channels=1280,
             act_cfg=dict(type='HSwish'),
             dropout_rate=0.2)
+    elif family == 'detnas':
+        width = 1728 if kwargs['arch'] == 'coco-fpn-3.8g' else 1024
+        backbone = dict(type='mmshuffle.ShuffleNetV2DetNAS', **kwargs)
+        neck = dict(type='GlobalAveragePooling')
+        head.update(in_channels=width, dropout_rate=0.2, bias=True)
+    elif family == 'oneshot':
+        backbone = dict(type='mmshuffle.ShuffleNetV2OneShot')
+        neck = dict(type='GlobalAveragePooling')
+        head.update(in_channels=1024, dropout_rate=0.1)
+    else:
+        return large_model_cfg(arch, num_classes)
     return dict(
         type='ImageClassifier', backbone=backbone, neck=neck, head=head)
 
 
-def build_model(arch: str, num_classes: int = 1000):
-    """The classifier of :func:`model_cfg`, built."""
+def large_model_cfg(arch: str, num_classes: int = 1000) -> dict:
+    """ShuffleNetV2.Large's or .ExLarge's classifier, with the authors'
+    auxiliary classifiers on the first three stages (training only; loss
+    weights 0.3/0.5/0.7 at strides 4/8/16, 1.0 for the main head)."""
+    large = arch == 'shufflenet-v2-large'
+    backbone = dict(
+        type='mmshuffle.ShuffleNetV2Large' if large else
+        'mmshuffle.ShuffleNetV2ExLarge',
+        out_indices=(0, 1, 2, 4) if large else (0, 1, 2, 3))
+    aux = ((256, 256), (512, 512), (1024, 1024)) if large else \
+        ((320, 256), (640, 512), (1280, 1024))
+    return dict(
+        type='ImageClassifier',
+        backbone=backbone,
+        head=dict(
+            type='mmshuffle.DeeplySupervisedClsHead',
+            num_classes=num_classes,
+            in_channels=1280 if large else 2560,
+            aux_channels=aux,
+            aux_loss_weights=(0.3, 0.5, 0.7),
+            dropout_rate=0.2,
+            norm_cfg=dict(type='BN', eps=1e-9 if large else 1e-5),
+            loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+            topk=(1, 5)))
+
+
+def build_model(arch: str, num_classes: int = 1000, device=None):
+    """The classifier of :func:`model_cfg`, built (on ``device``: 'meta'
+    builds its shapes without memory)."""
     from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS
 
     import mmshuffle.models  # noqa: F401  (registers the modules)
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
+    with DefaultScope.overwrite_default_scope('mmpretrain'), \
+            torch.device(device or 'cpu'):
         return MODELS.build(model_cfg(arch, num_classes))
 
 
@@ -133,17 +181,26 @@ def _family(state_dict: Mapping) -> str:
                          f'{keys[0]!r}, ...): nothing to convert')
     if any('.branch_main_1.' in k for k in keys):
         return 'v1'
+    if any(k.startswith(('first_conv.conv.', 'last_conv.')) or
+           '.conv.0.interstellar' in k for k in keys):
+        return 'detnas'
+    if any(k.startswith(('predict_56.', 'predict_14.')) or
+           k.startswith('first_conv.2.') for k in keys):
+        return 'large'
     if any(k.startswith(('features.0.branch_main.', 'LastSE.', 'fc.0.'))
            for k in keys):
-        # ShuffleNetV2+ has a 16-channel stem and SE layers, V2 neither
+        # ShuffleNetV2+ has SE layers and a 16-channel stem, OneShot only
+        # the stem, V2 neither
         stem = state_dict.get('first_conv.0.weight')
         if 'LastSE.SE_opr.1.weight' in state_dict or any(
-                '.SE_opr.' in k for k in keys) or (
-                    stem is not None and stem.shape[0] == 16):
+                '.SE_opr.' in k for k in keys):
             return 'v2plus'
+        if stem is not None and stem.shape[0] == 16:
+            return 'oneshot'
         return 'v2'
-    raise ValueError('not a MEGVII ShuffleNet V1, V2 or V2+ state dict: its '
-                     f'first key is {keys[0]!r}')
+    raise ValueError('not a MEGVII ShuffleNet V1, V2, V2+, DetNAS, OneShot '
+                     'or V2.Large/ExLarge state dict: its first key is '
+                     f'{keys[0]!r}')
 
 
 def detect_arch(state_dict: Mapping) -> str:
@@ -165,6 +222,13 @@ def detect_arch(state_dict: Mapping) -> str:
                 f'{_shape(state_dict, key)}, \'classifier.0.weight\' '
                 f'{_shape(state_dict, "classifier.0.weight")})')
         return f'shufflenet-v1-{width}-g{groups}'
+    if family == 'oneshot':
+        return 'oneshot'
+    if family == 'large':
+        exlarge = any(k.startswith('features.0.0.') for k in state_dict)
+        return 'shufflenet-v2-exlarge' if exlarge else 'shufflenet-v2-large'
+    if family == 'detnas':
+        return _detnas_arch(state_dict)
     proj = 'features.0.branch_proj.2.weight'
     main = 'features.0.branch_main.5.weight'
     if family == 'v2plus' and \
@@ -182,107 +246,20 @@ def detect_arch(state_dict: Mapping) -> str:
     return f'{prefix}-{table[width]}'
 
 
-# ----------------------------------------------------------- key rules
-
-
-def _stage_unit(index: int, blocks: Tuple[int, ...]) -> Tuple[int, int]:
-    for stage, num in enumerate(blocks):
-        if index < num:
-            return stage, index
-        index -= num
-    raise KeyError(index)
-
-
-def _v1_rule(key: str, state_dict: Mapping) -> str:
-    m = re.fullmatch(r'features\.(\d+)\.(branch_main_[12])\.(\d+)\.(.+)',
-                     key)
-    if m:
-        stage, unit = _stage_unit(int(m.group(1)), (4, 8, 4))
-        module = {('branch_main_1', '0'): 'g_conv_1x1_compress.conv',
-                  ('branch_main_1', '1'): 'g_conv_1x1_compress.bn',
-                  ('branch_main_1', '3'): 'depthwise_conv3x3_bn.conv',
-                  ('branch_main_1', '4'): 'depthwise_conv3x3_bn.bn',
-                  ('branch_main_2', '0'): 'g_conv_1x1_expand.conv',
-                  ('branch_main_2', '1'): 'g_conv_1x1_expand.bn'}[
-                      (m.group(2), m.group(3))]
-        return f'backbone.layers.{stage}.{unit}.{module}.{m.group(4)}'
-    return _common_rule(key, conv_last=None)
-
-
-def _v2_rule(key: str, state_dict: Mapping) -> str:
-    m = re.fullmatch(r'features\.(\d+)\.(branch_main|branch_proj)\.(\d+)\.'
-                     r'(.+)', key)
-    if m:
-        stage, unit = _stage_unit(int(m.group(1)), (4, 8, 4))
-        branch = 'branch2' if m.group(2) == 'branch_main' else 'branch1'
-        layout = {'branch2': {0: '0.conv', 1: '0.bn', 3: '1.conv',
-                              4: '1.bn', 5: '2.conv', 6: '2.bn'},
-                  'branch1': {0: '0.conv', 1: '0.bn', 2: '1.conv',
-                              3: '1.bn'}}[branch]
-        module = layout[int(m.group(3))]
-        return (f'backbone.layers.{stage}.{unit}.{branch}.{module}.'
-                f'{m.group(4)}')
-    return _common_rule(key, conv_last='backbone.layers.3')
-
-
-# ShuffleNetV2+ branch_main layouts: index in MEGVII's nn.Sequential ->
-# mmshuffle ConvModule; the SE comes after the last activation
-_PLUS_SHUFFLE = {0: '0.conv', 1: '0.bn', 3: '1.conv', 4: '1.bn', 5: '2.conv',
-                 6: '2.bn'}
-_PLUS_XCEPTION = {0: '0.conv', 1: '0.bn', 2: '1.conv', 3: '1.bn', 5: '2.conv',
-                  6: '2.bn', 7: '3.conv', 8: '3.bn', 10: '4.conv', 11: '4.bn',
-                  12: '5.conv', 13: '5.bn'}
-_SE = {'1': 'conv1.conv', '2': 'conv1.bn', '4': 'conv2'}
-
-
-def _v2_plus_rule(key: str, state_dict: Mapping) -> str:
-    m = re.fullmatch(r'features\.(\d+)\.(branch_main|branch_proj)\.(\d+)\.'
-                     r'(.+)', key)
-    if m:
-        index = int(m.group(1))
-        stage, unit = _stage_unit(index, (4, 4, 8, 4))
-        prefix = f'backbone.layers.{stage}.{unit}'
-        position, rest = int(m.group(3)), m.group(4)
-        if m.group(2) == 'branch_proj':
-            module = {0: '0.conv', 1: '0.bn', 2: '1.conv', 3: '1.bn'}[
-                position]
-            return f'{prefix}.branch_proj.{module}.{rest}'
-        # an Xception unit starts with a depthwise conv
-        first = state_dict.get(f'features.{index}.branch_main.0.weight')
-        xception = first is not None and first.dim() == 4 and \
-            first.shape[1] == 1
-        layout, se_at = (_PLUS_XCEPTION, 15) if xception else \
-            (_PLUS_SHUFFLE, 8)
-        if position == se_at:
-            se = re.fullmatch(r'SE_opr\.(\d)\.(.+)', rest)
-            return f'{prefix}.se.{_SE[se.group(1)]}.{se.group(2)}'
-        return f'{prefix}.branch_main.{layout[position]}.{rest}'
-    m = re.fullmatch(r'LastSE\.SE_opr\.(\d)\.(.+)', key)
-    if m:
-        return f'neck.se.{_SE[m.group(1)]}.{m.group(2)}'
-    if key.startswith('fc.0.'):
-        return 'head.mid_fc.' + key[len('fc.0.'):]
-    return _common_rule(key, conv_last='backbone.layers.4')
-
-
-def _common_rule(key: str, conv_last: Optional[str]) -> str:
-    rules = [('first_conv.0.', 'backbone.conv1.conv.'),
-             ('first_conv.1.', 'backbone.conv1.bn.'),
-             ('classifier.0.', 'head.fc.')]
-    if conv_last:
-        rules += [('conv_last.0.', f'{conv_last}.conv.'),
-                  ('conv_last.1.', f'{conv_last}.bn.')]
-    for src, dst in rules:
-        if key.startswith(src):
-            return dst + key[len(src):]
-    raise KeyError(key)
-
-
-_RULES: Dict[str, Callable[[str, Mapping], str]] = {
-    'v1': _v1_rule,
-    'v2': _v2_rule,
-    'v2plus': _v2_plus_rule,
-}
+def _detnas_arch(state_dict: Mapping) -> str:
+    from mmshuffle.models.backbones.shufflenet_searched import \
+        ShuffleNetV2DetNAS
+    key = 'first_conv.conv.weight'
+    stem = _shape(state_dict, key)[0]
+    choices = detnas_choices(state_dict)
+    for name, (width, _, _, _, published) in \
+            ShuffleNetV2DetNAS.arch_settings.items():
+        if width == stem and published == choices:
+            return f'detnas-{name}'
+    raise ValueError(
+        f'no published DetNAS network has a stem of {stem} channels ({key!r} '
+        f'has shape {_shape(state_dict, key)}) and the units {choices} '
+        '(0/1/2: ShuffleNet 3x3/5x5/7x7, 3: Xception)')
 
 
 # ---------------------------------------------------------------- public
@@ -310,19 +287,24 @@ def convert(checkpoint: Mapping,
         raise ValueError(f'arch must be one of {sorted(ARCHS)}, but got '
                          f'{arch!r}')
     family = ARCHS[arch][0]
-    rule = _RULES[family]
+    rule = RULES[family]
     # the classes of the file (1000 for the published ones)
-    classifier = state_dict.get('classifier.0.weight')
+    classifier = next((state_dict[k] for k in (
+        'classifier.0.weight', 'fc.fc.weight', 'fc.weight')
+                       if k in state_dict), None)
     num_classes = int(classifier.shape[0]) if classifier is not None and \
         classifier.dim() == 2 and classifier.shape[0] > 0 else 1000
     expected = {
         k: tuple(v.shape)
-        for k, v in build_model(arch, num_classes).state_dict().items()
+        for k, v in build_model(arch, num_classes,
+                                device='meta').state_dict().items()
     }
     out = OrderedDict()
     for key, value in state_dict.items():
         try:
-            new_key = rule(key, state_dict)
+            new_key = rule(key, state_dict, arch)
+            if new_key is None:
+                continue  # another name of an entry kept under its own
         except (KeyError, AttributeError, ValueError):
             new_key = None
         if new_key is None or new_key not in expected:

@@ -163,14 +163,16 @@ def check_frozen_stages(frozen_stages: int, num_outputs: int) -> int:
 def shufflenet_init(model: nn.Module) -> None:
     """The ShuffleNet papers' initialisation, as mmpretrain intends it.
 
-    Convs: normal with std 0.01 for the stem (``conv1``) and ``1 / fan_in``
-    per group elsewhere. Norm layers: weight 1, bias 1e-4, running mean 0.
+    Convs: normal with std 0.01 for the stem (``conv1`` or ``stem``) and
+    ``1 / fan_in`` per group elsewhere. Norm layers: weight 1, bias 1e-4,
+    running mean 0.
     (mmpretrain 1.2.0's ShuffleNetV2 passes ``m.weight`` where a module is
     expected, so its BN init silently does nothing; here it is applied.)
     """
     for name, m in model.named_modules():
         if isinstance(m, nn.Conv2d):
-            std = 0.01 if name.startswith('conv1') else 1.0 / m.weight.shape[1]
+            std = 0.01 if name.startswith(('conv1', 'stem')) else \
+                1.0 / m.weight.shape[1]
             normal_init(m, mean=0, std=std)
         elif is_batch_norm(m) or isinstance(m, nn.GroupNorm):
             constant_init(m, val=1, bias=0.0001)

@@ -1,4 +1,4 @@
-"""Convert an official MEGVII ShuffleNet V1 / V2 / V2+ ImageNet checkpoint.
+"""Convert an official MEGVII ShuffleNet-Series ImageNet checkpoint.
 
     python tools/model_converters/megvii2mmshuffle.py SRC DST [--arch NAME]
 

@@ -115,20 +115,26 @@ class TwoStagePost(nn.Module):
         if not isinstance(rpn, RPNHead):
             raise UnsupportedDetectorError(
                 f'{where}: the proposal head must be an RPNHead')
-        if type(roi) is not StandardRoIHead:
+        from mmshuffle.models.roi_heads import (LightHeadRoIHead,
+                                                PSRoIAlignExtractor)
+        if type(roi) not in (StandardRoIHead, LightHeadRoIHead):
             raise UnsupportedDetectorError(
-                f'{where}: only StandardRoIHead is exported (cascades and '
-                'other RoI heads are not)')
+                f'{where}: only StandardRoIHead and LightHeadRoIHead are '
+                'exported (cascades and other RoI heads are not)')
         if roi.with_mask or getattr(roi, 'with_shared_head', False):
             raise UnsupportedDetectorError(
                 f'{where}: RoI heads with masks or a shared head are not '
                 'exported (boxes only)')
         extractor, box_head = roi.bbox_roi_extractor, roi.bbox_head
-        if type(extractor) is not SingleRoIExtractor:
+        self.position_sensitive = isinstance(extractor, PSRoIAlignExtractor)
+        if self.position_sensitive:
+            layer = extractor  # output_size, sampling_ratio
+        elif type(extractor) is not SingleRoIExtractor:
             raise UnsupportedDetectorError(
                 f'{where}: RoI extractor {cls_name(extractor)} is not '
-                'supported (SingleRoIExtractor)')
-        layer = extractor.roi_layers[0]
+                'supported (SingleRoIExtractor, PSRoIAlignExtractor)')
+        else:
+            layer = extractor.roi_layers[0]
         if getattr(layer, 'pool_mode', 'avg') != 'avg' or not hasattr(
                 layer, 'output_size'):
             raise UnsupportedDetectorError(
@@ -154,7 +160,9 @@ class TwoStagePost(nn.Module):
         self.roi_size = int(size[0] if isinstance(size, (tuple, list))
                             else size)
         self.sampling_ratio = int(layer.sampling_ratio)
-        self.aligned = bool(layer.aligned)
+        # torchvision's ps_roi_align uses half-pixel coordinates
+        self.aligned = True if self.position_sensitive else \
+            bool(layer.aligned)
         self.box_head = box_head
         self.decoder = BoxDecoder(box_head.bbox_coder, where)
         self.num_classes = int(box_head.num_classes)
@@ -165,7 +173,9 @@ class TwoStagePost(nn.Module):
     def extract_rois(self, feats: Sequence[Tensor], rois: Tensor,
                      batch_indices: Tensor) -> Tensor:
         """mmdet's ``SingleRoIExtractor``: each RoI pooled from the level
-        its scale maps to."""
+        its scale maps to; or the light head's position-sensitive RoIAlign."""
+        if self.position_sensitive:
+            return self.extract_ps_rois(feats, rois, batch_indices)
         strides = self.extractor.featmap_strides
         num_levels = len(strides)
         pooled = [
@@ -185,6 +195,33 @@ class TwoStagePost(nn.Module):
         for i, feat in enumerate(pooled):
             out = torch.where((level == i)[:, None, None, None], feat, out)
         return out
+
+    def extract_ps_rois(self, feats: Sequence[Tensor], rois: Tensor,
+                        batch_indices: Tensor) -> Tensor:
+        """Position-sensitive RoIAlign in standard operators: bin
+        ``(i, j)`` of a RoI is an ordinary RoIAlign of one bin (the RoI's
+        ``(i, j)`` sub-box, the same sample points) over that bin's channel
+        group of the thin map. 49 small RoIAligns read as many samples as
+        the position-sensitive one; one RoIAlign of every channel over
+        every bin would read 49 times as many."""
+        extractor = self.extractor
+        thin = extractor.thin_map(feats)
+        size, bins = self.roi_size, self.roi_size**2
+        x1, y1, x2, y2 = rois.unbind(1)
+        bin_w, bin_h = (x2 - x1) / size, (y2 - y1) / size
+        pooled = []
+        for i in range(size):
+            for j in range(size):
+                sub = torch.stack([
+                    x1 + j * bin_w, y1 + i * bin_h, x1 + (j + 1) * bin_w,
+                    y1 + (i + 1) * bin_h
+                ], dim=1)
+                pooled.append(
+                    torch.ops.mmshuffle.roi_align(
+                        thin[:, i * size + j::bins], sub, batch_indices, 1,
+                        extractor.spatial_scale, self.sampling_ratio, True))
+        out = torch.cat(pooled, dim=2)  # (R, C, p * p, 1)
+        return out.reshape(out.shape[0], out.shape[1], size, size)
 
     def forward(self, feats: Sequence[Tensor], image_hw: Tensor):
         cls_scores, bbox_preds = self.rpn(feats)

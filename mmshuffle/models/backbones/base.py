@@ -19,6 +19,7 @@ networks:
 The units of every network derive from :class:`CheckpointedUnit` (gradient
 checkpointing) and build their convolutions with :func:`conv_norm_act`.
 """
+import warnings
 from typing import Dict, List, Sequence, Tuple
 
 import torch
@@ -39,7 +40,8 @@ def conv_norm_act(in_channels: int,
                   groups: int = 1,
                   conv_cfg=None,
                   norm_cfg=dict(type='BN'),
-                  act_cfg=None) -> ConvModule:
+                  act_cfg=None,
+                  bias='auto') -> ConvModule:
     """A ``ConvModule`` (conv -> norm -> optional activation) whose padding,
     ``kernel_size // 2``, keeps the spatial size at stride 1.
 
@@ -54,17 +56,23 @@ def conv_norm_act(in_channels: int,
         norm_cfg (dict): normalisation config. Default: ``dict(type='BN')``.
         act_cfg (dict, optional): activation config, or None for none.
             Default: None.
+        bias (bool | str): a bias on the convolution; 'auto' for none
+            before a norm layer. Default: 'auto'.
     """
-    return ConvModule(
-        in_channels,
-        out_channels,
-        kernel_size=kernel_size,
-        stride=stride,
-        padding=kernel_size // 2,
-        groups=groups,
-        conv_cfg=conv_cfg,
-        norm_cfg=norm_cfg,
-        act_cfg=act_cfg)
+    with warnings.catch_warnings():
+        # a bias before BatchNorm is what the authors' DetNAS has
+        warnings.filterwarnings('ignore', 'Unnecessary conv bias')
+        return ConvModule(
+            in_channels,
+            out_channels,
+            kernel_size=kernel_size,
+            stride=stride,
+            padding=kernel_size // 2,
+            groups=groups,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg,
+            bias=bias)
 
 
 class CheckpointedUnit(BaseModule):

@@ -19,7 +19,7 @@ exactly what MEGVII's ``ShuffleNetV2_Plus`` computes, and
 ``tools/model_converters/megvii2mmshuffle.py`` converts its weights.
 """
 from functools import partial
-from typing import Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 from mmcv.cnn import build_conv_layer
@@ -84,6 +84,9 @@ class ShuffleNetV2PlusUnit(CheckpointedUnit):
         with_se (bool): squeeze-excitation on the main branch's output.
         act_cfg (dict): activation after each 1x1 conv (ReLU in the first
             stage, hard-swish after).
+        mid_channels (int, optional): width inside the main branch.
+            Default: None, ``out_channels // 2`` (the searched networks of
+            OneShot scale it per unit).
     """
 
     KERNELS = (3, 5, 7, 3)
@@ -98,7 +101,8 @@ class ShuffleNetV2PlusUnit(CheckpointedUnit):
                  norm_cfg=dict(type='BN'),
                  act_cfg=dict(type='ReLU'),
                  with_cp: bool = False,
-                 init_cfg=None):
+                 init_cfg=None,
+                 mid_channels: Optional[int] = None):
         super().__init__(with_cp, init_cfg)
         if stride not in (1, 2):
             raise ValueError(f'stride must be 1 or 2, but got {stride}')
@@ -117,7 +121,8 @@ class ShuffleNetV2PlusUnit(CheckpointedUnit):
         # the main branch sees the whole input at stride 2, the odd
         # channels at stride 1, and fills the output up to out_channels
         main_in = in_channels if stride == 2 else in_channels // 2
-        mid = out_channels // 2
+        mid = out_channels // 2 if mid_channels is None else \
+            check_positive_int('mid_channels', mid_channels)
         main_out = out_channels - main_in
         kernel = self.KERNELS[block]
         conv = partial(conv_norm_act, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
@@ -157,8 +162,88 @@ class ShuffleNetV2PlusUnit(CheckpointedUnit):
         return torch.cat((proj, out), dim=1)
 
 
+def check_block_choices(block_choices, num_units: int) -> Tuple[int, ...]:
+    """Validate a searched network's per-unit choices (0, 1, 2: ShuffleNet
+    unit with a 3x3, 5x5, 7x7 depthwise conv; 3: Xception-style unit)."""
+    if not isinstance(block_choices, (list, tuple)) or \
+            len(block_choices) != num_units or any(
+                isinstance(b, bool) or b not in (0, 1, 2, 3)
+                for b in block_choices):
+        raise ValueError(f'block_choices must be a list or tuple of '
+                         f'{num_units} ints in [0, 1, 2, 3], but got '
+                         f'{block_choices!r}')
+    return tuple(int(b) for b in block_choices)
+
+
+class SearchedShuffleNet(MobileBackbone):
+    """The layout the paper authors' searched ShuffleNet networks share
+    (ShuffleNetV2+, DetNAS, OneShot): a 3x3/2 stem, four stages of
+    :class:`ShuffleNetV2PlusUnit` (each opened by a stride-2 unit, its kind
+    chosen per unit), a 1x1 ``conv_last``. Outputs: 0-3 = the four stages
+    at strides 4, 8, 16, 32; 4 = conv_last (stride 32). Subclasses call
+    :meth:`_build` with their widths and choices."""
+
+    def _build(self,
+               stem: int,
+               stages: Sequence[int],
+               last: int,
+               stage_blocks: Sequence[int],
+               block_choices: Sequence[int],
+               stage_acts: Sequence[dict],
+               stem_act: dict,
+               last_act: dict,
+               se_stages: Sequence[int] = (),
+               mid_channels: Optional[List[int]] = None,
+               conv_bias: bool = False,
+               conv_cfg=None,
+               norm_cfg=dict(type='BN'),
+               with_cp: bool = False) -> None:
+        self.stage_blocks = tuple(stage_blocks)
+        self.block_choices = check_block_choices(block_choices,
+                                                 sum(self.stage_blocks))
+        self.stem_channels = stem
+        self.stage_channels = tuple(stages)
+        # the stem's and conv_last's convolutions: biased in DetNAS
+        bias = True if conv_bias else 'auto'
+        conv = partial(conv_norm_act, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
+        self.conv1 = conv(self.in_channels, stem, kernel_size=3, stride=2,
+                          act_cfg=stem_act, bias=bias)
+        self.layers = nn.ModuleList()
+        in_ch, unit = stem, 0
+        for i, (num_blocks, out_ch) in enumerate(
+                zip(self.stage_blocks, stages)):
+            units = []
+            for j in range(num_blocks):
+                units.append(
+                    ShuffleNetV2PlusUnit(
+                        in_ch,
+                        out_ch,
+                        stride=2 if j == 0 else 1,
+                        block=self.block_choices[unit],
+                        with_se=i in se_stages,
+                        conv_cfg=conv_cfg,
+                        norm_cfg=norm_cfg,
+                        act_cfg=stage_acts[i],
+                        with_cp=with_cp,
+                        mid_channels=None if mid_channels is None else
+                        mid_channels[unit]))
+                in_ch, unit = out_ch, unit + 1
+            self.layers.append(nn.Sequential(*units))
+        self.layers.append(conv(in_ch, last, act_cfg=last_act,
+                                bias=bias))  # conv_last
+        specs = [(c, 2**(i + 2)) for i, c in enumerate(stages)] + [(last, 32)]
+        self._register_layers([f'layers.{i}' for i in range(len(specs))],
+                              specs)
+
+    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv1(x)
+
+    def _default_init(self) -> None:
+        shufflenet_init(self)
+
+
 @MODELS.register_module()
-class ShuffleNetV2Plus(MobileBackbone):
+class ShuffleNetV2Plus(SearchedShuffleNet):
     """ShuffleNetV2+ backbone (see the module docstring).
 
     Outputs (``out_indices``): 0, 1, 2, 3 = the four stages at strides 4,
@@ -214,50 +299,11 @@ class ShuffleNetV2Plus(MobileBackbone):
                              f'{arch!r}')
         if block_choices is None:
             block_choices = self.default_block_choices
-        num_units = sum(self.stage_blocks)
-        if not isinstance(block_choices, (list, tuple)) or \
-                len(block_choices) != num_units or any(
-                    isinstance(b, bool) or b not in (0, 1, 2, 3)
-                    for b in block_choices):
-            raise ValueError(f'block_choices must be a list or tuple of '
-                             f'{num_units} ints in [0, 1, 2, 3], but got '
-                             f'{block_choices!r}')
         self.arch = arch
-        self.block_choices = tuple(int(b) for b in block_choices)
         stem, stages, last = self.arch_settings[arch]
-        self.stem_channels = stem
-        self.stage_channels = tuple(stages)
         relu, hswish = dict(type='ReLU'), dict(type='HSwish')
-
-        conv = partial(conv_norm_act, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
-                       act_cfg=hswish)
-        self.conv1 = conv(self.in_channels, stem, kernel_size=3, stride=2)
-        self.layers = nn.ModuleList()
-        in_ch, unit = stem, 0
-        for i, (num_blocks, out_ch) in enumerate(
-                zip(self.stage_blocks, stages)):
-            units = []
-            for j in range(num_blocks):
-                units.append(
-                    ShuffleNetV2PlusUnit(
-                        in_ch,
-                        out_ch,
-                        stride=2 if j == 0 else 1,
-                        block=self.block_choices[unit],
-                        with_se=i >= 2,
-                        conv_cfg=conv_cfg,
-                        norm_cfg=norm_cfg,
-                        act_cfg=relu if i == 0 else hswish,
-                        with_cp=with_cp))
-                in_ch, unit = out_ch, unit + 1
-            self.layers.append(nn.Sequential(*units))
-        self.layers.append(conv(in_ch, last))  # conv_last
-        specs = [(c, 2**(i + 2)) for i, c in enumerate(stages)] + [(last, 32)]
-        self._register_layers([f'layers.{i}' for i in range(len(specs))],
-                              specs)
-
-    def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv1(x)
-
-    def _default_init(self) -> None:
-        shufflenet_init(self)
+        self._build(
+            stem, stages, last, self.stage_blocks, block_choices,
+            stage_acts=(relu, hswish, hswish, hswish), stem_act=hswish,
+            last_act=hswish, se_stages=(2, 3), conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg, with_cp=with_cp)

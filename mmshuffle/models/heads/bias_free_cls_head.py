@@ -8,7 +8,7 @@ from torch import nn
 
 from mmshuffle.registry import MODELS
 
-from ..utils import check_positive_int
+from ..utils import check_bool, check_positive_int
 
 
 @MODELS.register_module()
@@ -30,6 +30,8 @@ class BiasFreeClsHead(ClsHead):
             Default: ``dict(type='HSwish')``.
         dropout_rate (float): dropout before the classifier, in [0, 1).
             Default: 0.
+        bias (bool): give the classifier a bias after all (DetNAS's and
+            ShuffleNetV2.Large's have one). Default: False.
         init_cfg (dict): initialisation. Default: normal, std 0.01 (the
             authors').
     """
@@ -40,6 +42,7 @@ class BiasFreeClsHead(ClsHead):
                  mid_channels: Optional[int] = None,
                  act_cfg=dict(type='HSwish'),
                  dropout_rate: float = 0.0,
+                 bias: bool = False,
                  init_cfg=dict(type='Normal', layer='Linear', std=0.01),
                  **kwargs):
         super().__init__(init_cfg=init_cfg, **kwargs)
@@ -59,7 +62,8 @@ class BiasFreeClsHead(ClsHead):
             self.act = build_activation_layer(act_cfg)
         self.dropout = nn.Dropout(dropout_rate) if dropout_rate > 0 \
             else nn.Identity()
-        self.fc = nn.Linear(width, num_classes, bias=False)
+        self.fc = nn.Linear(width, num_classes,
+                            bias=check_bool('bias', bias))
 
     def pre_logits(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
         """The vector the classifier sees (after the hidden layer)."""

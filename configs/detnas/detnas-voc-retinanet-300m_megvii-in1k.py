@@ -1,0 +1,17 @@
+_base_ = [
+    '../_base_/models/detnas_megvii.py',
+    '../_base_/datasets/imagenet_megvii_test.py',
+    '../_base_/default_runtime.py',
+]
+# The DetNAS authors' VOC_RetinaNet_300M backbone as an ImageNet classifier (MEGVII's
+# ShuffleNet-Series; their top-1 74.6, 300M FLOPs; searched for
+# VOC RetinaNet 80.1 mAP), evaluated as they do (BGR 0-255, no mean/std, OpenCV
+# short side 256, centre crop 224). Convert their weights:
+#   python tools/model_converters/megvii2mmshuffle.py SRC \
+#       checkpoints/detnas-voc-retinanet-300m_megvii-in1k.pth
+# (see docs/weights.md), then tools/test.py this config with that file.
+model = dict(
+    backbone=dict(arch='voc-retinanet-300m'),)
+# evaluation only (tools/test.py)
+val_cfg = dict()
+test_cfg = dict()
