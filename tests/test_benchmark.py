@@ -317,15 +317,16 @@ def test_det_tool_writes_json(tmp_path):
     assert (data['mode'], data['sizes'], data['runs'], data['threads']) == (
         'det', [64], 1, [1])
     rows = data['results']
-    # the reference, then RetinaNet, RetinaNet-lite, SSDLite and
-    # RTMDet-lite on the three backbones
+    # the reference, then RetinaNet, RetinaNet-lite, SSDLite, RTMDet-lite,
+    # Faster R-CNN and Light-Head R-CNN on the three backbones
     assert [r['model'] for r in rows[1:]] == data['models']
     families = [r['model'].split('_')[0] for r in rows[1:]]
     assert sorted(set(families)) == [
-        'retinanet', 'retinanet-lite', 'rtmdet-lite', 'ssdlite']
+        'faster-rcnn', 'light-head-rcnn', 'retinanet', 'retinanet-lite',
+        'rtmdet-lite', 'ssdlite']
     assert all(families.count(f) == 3 for f in set(families))
     assert {r['path'] for r in rows} == {'forward'}  # the default
-    assert [r['reference'] for r in rows] == [True] + [False] * 12
+    assert [r['reference'] for r in rows] == [True] + [False] * 18
     assert rows[0]['ratio'] == 1.0 and rows[0]['model'] == \
         'retinanet_r18_fpn_1x_coco'
     for row in rows:
@@ -613,7 +614,8 @@ def test_timing_primitives_and_the_machine():
 
 def test_detectors_take_turns_and_book_ratios():
     """``bench_detectors`` on the network alone and mmdet's predict path
-    (NMS included): one row per (model, path), ratios against the
+    (NMS included), one- and two-stage detectors: one row per (model,
+    path), ratios against the
     reference's row of the same kind and against the model's own eager
     predict; the detections are counted with the score gate open."""
     from mmengine.config import Config
@@ -624,7 +626,9 @@ def test_detectors_take_turns_and_book_ratios():
     toy = osp.join(ROOT, 'configs', 'toy')
     models = {}
     for name in ('retinanet_shufflenet-v2-1x_fpn_toy-det',
-                 'retinanet-lite_shufflenet-v2-1x_lite-fpn_toy-det'):
+                 'retinanet-lite_shufflenet-v2-1x_lite-fpn_toy-det',
+                 # two-stage: its network includes the RPN's proposals
+                 'light-head-rcnn_shufflenet-v2-1x_small-head_toy-det'):
         model = build_model(Config.fromfile(osp.join(toy, name + '.py')),
                             pretrained=False)
         open_score_gate(model)

@@ -97,11 +97,48 @@ def test_large_separable_conv_and_ps_roi_align():
     assert out.shape == (2, 2, 7, 7)
 
 
+@pytest.mark.parametrize('sampling_ratio', [1, 2, 3])
+def test_exported_form_of_ps_roi_align_equals_torchvisions(sampling_ratio):
+    """The exporter writes position-sensitive RoIAlign as one RoIAlign per
+    bin over that bin's channel group: equal to ``ps_roi_align`` for a
+    batch of 3, RoIs inside, across and outside the map, of zero and
+    negative size, and for no RoI at all."""
+    from torchvision.ops import ps_roi_align
+
+    from mmshuffle.deploy.detection.graph import TwoStagePost
+    cfg = Config.fromfile(TOY)
+    cfg.model.backbone.init_cfg = None
+    cfg.model.roi_head.bbox_roi_extractor.sampling_ratio = sampling_ratio
+    post = TwoStagePost(build(cfg.model).eval())
+    ext = post.extractor
+    gen = torch.Generator().manual_seed(sampling_ratio)
+    feats = (torch.randn(3, 232, 6, 8, generator=gen),
+             torch.randn(3, 1024, 5, 7, generator=gen))
+    xy = torch.rand(200, 2, generator=gen) * 300 - 50
+    wh = torch.rand(200, 2, generator=gen) * 200
+    wh[:5] = 0
+    wh[5:10] = -10
+    rois = torch.cat([xy, xy + wh], dim=1)
+    index = torch.randint(0, 3, (200, ), generator=gen)
+    with torch.no_grad():
+        thin = ext.thin_map(feats)
+        expected = ps_roi_align(
+            thin, torch.cat([index[:, None].float(), rois], 1), 7,
+            1 / 32, sampling_ratio)
+        got = post.extract_ps_rois(feats, rois, index)
+        assert got.shape == expected.shape == (200, 10, 7, 7)
+        assert (got - expected).abs().max() <= 1e-5 * max(
+            1.0, expected.abs().max().item())
+        empty = post.extract_ps_rois(feats, rois[:0], index[:0])
+    assert empty.shape == (0, 10, 7, 7)
+
+
 @pytest.mark.parametrize('kwargs,match', [
     (dict(thin_channels=480), r'thin_channels \(480\) must be a multiple of '
      r'output_size \* output_size \(7 \* 7 = 49\)'),
     (dict(kernel_size=14), 'kernel_size must be odd'),
     (dict(in_index=2), r'in_index must index featmap_strides \[16, 32\]'),
+    (dict(sampling_ratio=0), r'sampling_ratio must be an int >= 1'),
 ])
 def test_extractor_refuses_inconsistent_arguments(kwargs, match):
     args = dict(in_channels=8, featmap_strides=[16, 32])

@@ -71,6 +71,14 @@ def test_deeply_supervised_head_arguments():
         head.loss((torch.randn(1, 32, 4, 4), ), samples)
     with pytest.raises(ValueError, match=r'feature map of shape \(N, 32'):
         head((torch.randn(1, 32), ))
+    # an auxiliary classifier on a map of another width: one line
+    with pytest.raises(ValueError, match=r'auxiliary classifier 0 takes 8 '
+                       r'channels \(aux_channels\) but feature map 0 has '
+                       r'shape \(1, 12, 8, 8\)'):
+        head.loss((torch.randn(1, 12, 8, 8), torch.randn(1, 32, 4, 4)),
+                  samples)
+    with pytest.raises(ValueError, match='mid_channels must be None'):
+        DeeplySupervisedClsHead(10, 32, mid_channels=16)
 
 
 def test_searched_backbones_arguments():
@@ -94,6 +102,10 @@ def test_searched_backbones_arguments():
     detnas = build_backbone('ShuffleNetV2DetNAS', arch='voc-fpn-300m')
     assert detnas.conv1.conv.bias is not None
     assert detnas.layers[4].conv.bias is not None
+    with pytest.raises(ValueError, match=r'groups must divide the widths '
+                       r'of the grouped convs \(128, 256, 512, 1024\), but '
+                       'got 3'):
+        build_backbone('ShuffleNetV2Large', groups=3)
     large = build_backbone('ShuffleNetV2Large', stage_blocks=(1, 1, 1, 1))
     assert large.stem[0].bn.eps == 1e-9
     assert build_backbone('ShuffleNetV2ExLarge', stage_blocks=(
@@ -146,5 +158,14 @@ def test_converter_checks_the_twin_names_of_large_se_layers():
     sd = {k: torch.empty(shapes[k]) for k in keys}  # shapes matter here
     assert detect_arch(sd) == 'shufflenet-v2-large'
     sd[twin] = torch.empty(4, 4)
-    with pytest.raises(ValueError, match=rf"'{twin}' does not fit"):
+    with pytest.raises(ValueError, match=rf"'{twin}' repeats 'features.0.2a"
+                       r".se_block.0.weight', which is missing or of another "
+                       'shape'):
+        convert(sd)
+    # a key past the last stage: one line, not an IndexError
+    reference = load_reference('shufflenet-v2-exlarge')
+    sd = {e['key']: torch.empty(e['shape']) for e in reference['state_dict']}
+    sd['features.7.0.proj.conv.weight'] = torch.empty(1)
+    with pytest.raises(ValueError, match="'features.7.0.proj.conv.weight' "
+                       'does not fit'):
         convert(sd)

@@ -18,9 +18,12 @@ _base_ = [
 #   box head 4 convs + 1 fc (their FPNXconv1fcFeatureExtractor);
 # - smooth L1 box losses (beta 1/9 for the RPN, 1 for the box head);
 # - SGD lr 0.02 for 16 images (8 GPUs x 2), momentum 0.9, weight decay 1e-4
-#   (none on biases, whose lr is doubled), 500-iteration linear warm-up
-#   from 1/3, lr x 0.1 at 2/3 and 8/9 of training: their 90k iterations
-#   (steps 60k, 80k) are mmdet's 1x (12 epochs, steps after 8 and 11).
+#   (none on conv and fc biases, whose lr is doubled; mmengine leaves the
+#   BN biases at lr x 1, where theirs doubles every bias), 500-iteration
+#   linear warm-up
+#   from 1/3, lr x 0.1 twice: their 90k iterations with steps at 60k and
+#   80k (2/3 and 8/9 of training) become mmdet's 1x (12 epochs, steps after
+#   8 and 11: 2/3 and 11/12).
 # ImageNet weights: the authors' COCO_FPN_300M classifier converted by
 # tools/model_converters/megvii2mmshuffle.py (see docs/weights.md);
 # override with --cfg-options model.backbone.init_cfg.checkpoint=PATH

@@ -20,7 +20,9 @@ _base_ = [
 #   box head 4 convs + 1 fc (their FPNXconv1fcFeatureExtractor);
 # - smooth L1 box losses (beta 1/9 for the RPN, 1 for the box head);
 # - SGD lr 0.02 for 16 images (8 GPUs x 2), momentum 0.9, weight decay 1e-4
-#   (none on biases, whose lr is doubled), 500-iteration linear warm-up
+#   (none on conv and fc biases, whose lr is doubled; mmengine leaves the
+#   BN biases at lr x 1, where theirs doubles every bias), 500-iteration
+#   linear warm-up
 #   from 1/3; on VOC mmdet's schedule (below) instead of their 90k COCO
 #   iterations.
 # ImageNet weights: the authors' VOC_FPN_300M classifier converted by

@@ -24,7 +24,9 @@ _base_ = [
 #   each positive (loss_weight 0.25); test: score > 0.05, top 1000 per level,
 #   NMS IoU 0.4, 100 boxes;
 # - SGD lr 0.01 for 16 images (8 GPUs x 2), momentum 0.9, weight decay 1e-4
-#   (none on biases, whose lr is doubled), 500-iteration linear warm-up
+#   (none on conv and fc biases, whose lr is doubled; mmengine leaves the
+#   BN biases at lr x 1, where theirs doubles every bias), 500-iteration
+#   linear warm-up
 #   from 1/3; on VOC mmdet's schedule (below) instead of their 90k COCO
 #   iterations.
 # ImageNet weights: the authors' VOC_RetinaNet_300M classifier converted by

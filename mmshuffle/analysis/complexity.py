@@ -63,15 +63,11 @@ class _MemoryAccessCounter(TorchDispatchMode):
 
 def _forward_args(model: nn.Module, inputs: torch.Tensor) -> tuple:
     """The arguments of one forward: the image, and for a two-stage
-    detector (whose RPN needs the image sizes) its data sample."""
+    detector (whose RPN needs the image sizes) its data samples."""
     if not hasattr(model, 'rpn_head'):
         return (inputs, )
-    from mmdet.structures import DetDataSample
-    hw = tuple(inputs.shape[-2:])
-    sample = DetDataSample(metainfo=dict(
-        img_shape=hw, ori_shape=hw, pad_shape=hw, batch_input_shape=hw,
-        scale_factor=(1.0, 1.0)))
-    return (inputs, [sample] * inputs.shape[0])
+    from mmshuffle.deploy.detection import input_pixel_samples
+    return (inputs, input_pixel_samples(tuple(inputs.shape)))
 
 
 class _BoundSamples(nn.Module):

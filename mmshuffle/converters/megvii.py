@@ -305,7 +305,9 @@ def convert(checkpoint: Mapping,
             new_key = rule(key, state_dict, arch)
             if new_key is None:
                 continue  # another name of an entry kept under its own
-        except (KeyError, AttributeError, ValueError):
+        except ValueError as error:  # a rule's own reason
+            raise ValueError(f'{error}; wrong network?') from None
+        except (KeyError, AttributeError, IndexError):
             new_key = None
         if new_key is None or new_key not in expected:
             raise ValueError(f'key {key!r} does not fit a MEGVII {arch} '

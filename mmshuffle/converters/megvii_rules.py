@@ -182,7 +182,10 @@ EXLARGE_BLOCKS = (8, 16, 36, 10)
 def _se_rule(rest: str, key: str, state_dict: Mapping) -> Optional[str]:
     """A unit's SE entry: ``se_block.0``/``.2`` (``.fc`` in ExLarge) ->
     ``se.fc1``/``se.fc2``; ``se_fc1``/``se_fc2``, the same layers under
-    their other name, are dropped once their twin is found."""
+    their other name, are dropped once their twin of the same shape is
+    found. In a file the authors saved the twins are one tensor; where they
+    differ, their loader (``load_state_dict`` loads both names, the later
+    ``se_block`` one wins) and this one keep ``se_block``'s."""
     m = re.fullmatch(r'se_block\.([02])\.(?:fc\.)?(\w+)', rest)
     if m:
         return f'se.fc{int(m.group(1)) // 2 + 1}.{m.group(2)}'
@@ -219,6 +222,8 @@ def _large_rule(key: str, state_dict: Mapping, arch: str) -> Optional[str]:
     stage, rest = int(m.group(1)), m.group(3)
     unit = int(m.group(2)) if exlarge else ord(m.group(2)) - ord('a')
     prefix = f'backbone.layers.{stage}.{unit}'
+    if stage >= len(EXLARGE_BLOCKS):
+        raise KeyError(key)
     if exlarge and unit == EXLARGE_BLOCKS[stage]:  # the stage's 1x1 conv
         return f'{prefix}.{rest}'
     if rest.startswith('se_'):

@@ -28,9 +28,11 @@ onnxruntime spends the ShuffleNetV2 1x call (its profiler, per operator
 type, fp32 and INT8, 1 thread).
 
 ``det``: latency (batch 1) of mmdet's stock RetinaNet-ResNet18-FPN against
-RetinaNet, RetinaNet-lite, SSDLite 320 and RTMDet-lite 320 on the mmshuffle
-backbones (COCO configs, 80 classes), with the ratio to the ResNet-18
-model. ``det --toy`` measures the toy detectors of docs/detection.md's
+RetinaNet, RetinaNet-lite, SSDLite 320, RTMDet-lite 320, Faster R-CNN and
+Light-Head R-CNN on the mmshuffle backbones (COCO configs, 80 classes), with
+the ratio to the ResNet-18 model. A two-stage detector's ``forward`` runs
+its RPN proposals (decoding and NMS included) and its R-CNN head on them.
+``det --toy`` measures the toy detectors of docs/detection.md's
 accuracy-latency table instead (4 classes; the ratio is to the toy
 RetinaNet on ShuffleNet V2). ``--paths forward`` (the default) times the
 network alone (image tensor to head outputs, fp32); the end-to-end paths time
@@ -93,6 +95,15 @@ DET_CONFIGS = [
     'configs/rtmdet_lite/rtmdet-lite_shufflenet-v2-1x_320_coco.py',
     'configs/rtmdet_lite/rtmdet-lite_shufflenet-v1-1x-g3_320_coco.py',
     'configs/rtmdet_lite/rtmdet-lite_mobilenet-v2-1x_320_coco.py',
+    'configs/faster_rcnn/faster-rcnn_shufflenet-v2-1x_fpn_1x_coco.py',
+    'configs/faster_rcnn/faster-rcnn_shufflenet-v1-1x-g3_fpn_1x_coco.py',
+    'configs/faster_rcnn/faster-rcnn_mobilenet-v2-1x_fpn_1x_coco.py',
+    'configs/light_head_rcnn/'
+    'light-head-rcnn_shufflenet-v2-1x_small-head_20e_coco.py',
+    'configs/light_head_rcnn/'
+    'light-head-rcnn_shufflenet-v1-1x-g3_small-head_20e_coco.py',
+    'configs/light_head_rcnn/'
+    'light-head-rcnn_mobilenet-v2-1x_small-head_20e_coco.py',
 ]
 #: ``det --toy``: the toy detectors of docs/detection.md's accuracy-latency
 #: table (4 classes), against the toy RetinaNet that make demo trains

@@ -90,7 +90,9 @@ model = dict(
                 min_pos_iou=0.5,
                 match_low_quality=False,
                 ignore_iof_thr=-1),
-            # online hard example mining: the 256 RoIs of highest loss
+            # online hard example mining (mmdet's OHEMSampler): of each
+            # image's RoIs, the 64 positives and then the negatives of
+            # highest loss, 256 in all
             sampler=dict(
                 type='OHEMSampler',
                 num=256,

@@ -42,6 +42,26 @@ def detector_predict(detector: nn.Module) -> Callable:
     return run
 
 
+def detector_forward(detector: nn.Module) -> Callable:
+    """``x -> the network's outputs`` of ``detector``: mmdet's tensor
+    mode (``_forward``), the heads' raw outputs. A two-stage detector's
+    network includes its proposals (the RPN's decoding and NMS) and the
+    R-CNN head on them: its outputs are the RoIs' scores and deltas, before
+    their decoding and NMS."""
+    if not hasattr(detector, 'rpn_head'):
+        return detector._forward
+    from mmshuffle.deploy.detection import input_pixel_samples
+    samples = {}
+
+    def run(x):
+        key = tuple(x.shape)
+        if key not in samples:
+            samples[key] = input_pixel_samples(key)
+        return detector._forward(x, samples[key])
+
+    return run
+
+
 #: the attribute names of mmdet heads' final class-score layers
 SCORE_LAYERS = ('retina_cls', 'rpn_cls', 'conv_cls', 'fc_cls')
 
@@ -105,7 +125,7 @@ def detector_runners(detector: nn.Module, files: Dict[str, str],
     fns = {}
     for path in paths:
         if path == 'forward':
-            fns[path] = detector._forward
+            fns[path] = detector_forward(detector)
         elif path == 'pytorch':
             fns[path] = detector_predict(detector)
         elif path in E2E_PATHS:

@@ -162,6 +162,16 @@ class _LargeBase(MobileBackbone):
         shufflenet_init(self)
 
 
+def check_groups(groups, widths) -> int:
+    """``groups`` of the units' grouped 3x3 conv: it must divide every
+    width the conv has."""
+    groups = check_positive_int('groups', groups)
+    if any(w % groups for w in widths):
+        raise ValueError(f'groups must divide the widths of the grouped '
+                         f'convs {tuple(widths)}, but got {groups}')
+    return groups
+
+
 def _norm_cfg(norm_cfg, eps: float) -> dict:
     """The arch's BatchNorm (its eps) unless the user names one."""
     return dict(type='BN', eps=eps) if norm_cfg is None else norm_cfg
@@ -208,7 +218,7 @@ class ShuffleNetV2Large(_LargeBase):
                          with_cp, init_cfg, channels_last)
         self.stage_blocks = check_stage_blocks(stage_blocks,
                                                self.default_stage_blocks)
-        self.groups = check_positive_int('groups', groups)
+        self.groups = check_groups(groups, self.branch_channels)
         norm_cfg = _norm_cfg(norm_cfg, 1e-9)
         self._build_stem(self.stem_widths, conv_cfg, norm_cfg)
         self.layers = nn.ModuleList()
@@ -271,7 +281,7 @@ class ShuffleNetV2ExLarge(_LargeBase):
                          with_cp, init_cfg, channels_last)
         self.stage_blocks = check_stage_blocks(stage_blocks,
                                                self.default_stage_blocks)
-        self.groups = check_positive_int('groups', groups)
+        self.groups = check_groups(groups, self.stage_channels)
         norm_cfg = _norm_cfg(norm_cfg, 1e-5)
         self._build_stem(self.stem_widths, conv_cfg, norm_cfg)
         self.layers = nn.ModuleList()

@@ -68,6 +68,11 @@ class DeeplySupervisedClsHead(BiasFreeClsHead):
                  bias: bool = True,
                  norm_cfg=dict(type='BN'),
                  **kwargs):
+        if kwargs.get('mid_channels') is not None:
+            raise ValueError(
+                f'{type(self).__name__} has no hidden layer (mid_channels '
+                f'must be None, but got {kwargs["mid_channels"]!r}): it '
+                'classifies the pooled map directly')
         super().__init__(num_classes, in_channels, dropout_rate=dropout_rate,
                          bias=bias, **kwargs)
         if not isinstance(aux_channels, (list, tuple)) or any(
@@ -110,6 +115,13 @@ class DeeplySupervisedClsHead(BiasFreeClsHead):
                 f'(the backbone\'s out_indices), but got {len(feats)}')
         for i, (aux, weight) in enumerate(zip(self.aux,
                                               self.aux_loss_weights)):
+            expected = aux.conv[0].conv.in_channels
+            if feats[i].dim() != 4 or feats[i].shape[1] != expected:
+                raise ValueError(
+                    f'auxiliary classifier {i} takes {expected} channels '
+                    f'(aux_channels) but feature map {i} has shape '
+                    f'{tuple(feats[i].shape)}: set aux_channels to the '
+                    'widths of the backbone\'s out_indices')
             aux_loss = self._get_loss(aux(feats[i]), data_samples,
                                       **kwargs)['loss']
             losses[f'loss_aux{i}'] = weight * aux_loss

@@ -81,7 +81,8 @@ class PSRoIAlignExtractor(BaseModule):
         mid_channels (int): the large separable conv's middle width.
             Default: 64 (the small setting; 256 for the large one).
         kernel_size (int): its ``k``. Default: 15.
-        sampling_ratio (int): bilinear samples per bin side. Default: 2.
+        sampling_ratio (int): bilinear samples per bin side, >= 1.
+            Default: 2.
     """
 
     def __init__(self,
@@ -123,8 +124,14 @@ class PSRoIAlignExtractor(BaseModule):
         self.thin_channels = thin
         #: the channels of each pooled bin (the box head's in_channels)
         self.out_channels = thin // bins
-        self.sampling_ratio = check_positive_int('sampling_ratio',
-                                                 sampling_ratio)
+        if isinstance(sampling_ratio, bool) or \
+                not isinstance(sampling_ratio, int) or sampling_ratio < 1:
+            # (0, adaptive elsewhere, is refused: torchvision's
+            # ps_roi_align gives NaN for an empty RoI then, 0 / 0 samples)
+            raise ValueError('sampling_ratio must be an int >= 1 (samples '
+                             'per bin side; adaptive sampling is not '
+                             f'offered), but got {sampling_ratio!r}')
+        self.sampling_ratio = sampling_ratio
         self.conv = LargeSeparableConv(
             check_positive_int('in_channels', in_channels), thin,
             check_positive_int('mid_channels', mid_channels), kernel_size)
