@@ -44,7 +44,7 @@ DETNAS_VARIANTS = [
     dict(arch='coco-fpn-3.8g', stage_blocks=(1, 1, 2, 1)),
 ]
 ONESHOT_VARIANTS = [dict()]
-LARGE_VARIANTS = [dict(stage_blocks=(1, 2, 1, 1))]
+LARGE_VARIANTS = [dict()]  # at TEST_DEPTH (build_backbone)
 MOBILENET_V2_VARIANTS = [
     dict(widen_factor=w) for w in (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 ]
@@ -73,9 +73,19 @@ def variant_id(item):
     return name + '-' + '-'.join(f'{k}{v}' for k, v in kwargs.items())
 
 
+#: the depth the tests build the 140M- and 270M-parameter networks at
+#: unless they ask for another (their parity tests build them whole)
+TEST_DEPTH = {
+    'ShuffleNetV2Large': dict(stage_blocks=(1, 2, 1, 1)),
+    'ShuffleNetV2ExLarge': dict(stage_blocks=(1, 2, 1, 1)),
+}
+
+
 def build_backbone(name, **kwargs):
-    """Build one of our backbones through the registry, initialised."""
+    """Build one of our backbones through the registry, initialised (the
+    large ones at :data:`TEST_DEPTH` unless ``stage_blocks`` is given)."""
     from mmshuffle.registry import MODELS
+    kwargs = {**TEST_DEPTH.get(name, {}), **kwargs}
     model = MODELS.build(dict(type=f'mmshuffle.{name}', **kwargs))
     model.init_weights()
     return model
