@@ -317,3 +317,36 @@ def real_files(folder, source):
     whole = (folder / 'd_deep.png').read_bytes()
     (folder / 'h_cut.png').write_bytes(whole[:len(whole) // 2])
     return rgb
+
+
+def assert_toy_export_matches(reference, onnx_path, root, normalise):
+    """The exported detector at ``onnx_path`` gives ``reference``'s (an
+    mmdet detector's) predictions box for box in onnxruntime on two toy
+    validation images written under ``root``, cropped to 160x160 and
+    128x224 (H and W dynamic); ``normalise(bgr uint8) -> float32 HWC`` is
+    what the detector's data preprocessor does. At least 20 boxes are
+    compared, so the check cannot pass on empty outputs."""
+    import glob
+
+    from mmcv import imread, imresize
+
+    from mmshuffle.deploy.detection import (compare_detections,
+                                            predict_reference,
+                                            split_detections)
+    from mmshuffle.deploy.runtime import DetectionSession, load_runtime
+    make_tiny_toy_data(root, det=(1, 2, 160))
+    paths = sorted(glob.glob(osp.join(str(root), 'data', 'toy_det', 'val',
+                                      '*')))
+    session = DetectionSession(load_runtime(onnx_path, 'onnxruntime', 1))
+    total = 0
+    for path, crop in zip(paths, [(160, 160), (128, 224)]):
+        image = normalise(imresize(imread(path), crop[::-1]))
+        batch = torch.from_numpy(image.transpose(2, 0, 1).copy())[None]
+        with torch.no_grad():
+            expected = predict_reference(reference, batch)
+        dets, labels = session(batch.numpy())
+        result = compare_detections(expected, split_detections(dets, labels))
+        assert result['ok'] and result['matched'] >= 0.9 * max(
+            result['reference'], result['outputs']), result
+        total += result['reference']
+    assert total > 20, total  # the comparison is not vacuous

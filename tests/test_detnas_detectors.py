@@ -11,7 +11,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from helpers import TOY_DET, build_detector, make_tiny_toy_data
+from helpers import TOY_DET, assert_toy_export_matches, build_detector
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
@@ -259,15 +259,10 @@ def test_toy_detector_exports_end_to_end_box_for_box(tmp_path):
     graph (RoIAlign, NMS, top-K inside) gives mmdet's predictions box for
     box in onnxruntime, at two input sizes (H and W dynamic)."""
     import onnx
-    from mmcv import imread, imresize
 
     from mmshuffle.deploy.detection import (DetectorForExport,
-                                            compare_detections,
-                                            export_detector,
-                                            predict_reference,
-                                            split_detections)
+                                            export_detector)
     from mmshuffle.deploy.metadata import read_metadata
-    from mmshuffle.deploy.runtime import DetectionSession, load_runtime
     model = build_detector(TOY)
     # its random BN statistics are those of unit-scale activations: scale
     # the stem to the 0-255 pixels it takes (as ImageNet weights for BGR
@@ -282,20 +277,6 @@ def test_toy_detector_exports_end_to_end_box_for_box(tmp_path):
     assert 'BatchNormalization' not in ops
     meta = read_metadata(out)
     assert meta['task'] == 'detection'
-    make_tiny_toy_data(tmp_path, det=(1, 2, 160))
-    paths = sorted(glob.glob(str(tmp_path / 'data' / 'toy_det' / 'val' /
-                                 '*')))
-    session = DetectionSession(load_runtime(out, 'onnxruntime', 1))
-    total = 0
-    for path, crop in zip(paths, [(160, 160), (128, 224)]):
-        # BGR 0-255, as the data preprocessor passes it on
-        image = imresize(imread(path), crop[::-1]).astype(np.float32)
-        batch = torch.from_numpy(image.transpose(2, 0, 1).copy())[None]
-        with torch.no_grad():
-            expected = predict_reference(reference, batch)
-        dets, labels = session(batch.numpy())
-        result = compare_detections(expected, split_detections(dets, labels))
-        assert result['ok'] and result['matched'] >= 0.9 * max(
-            result['reference'], result['outputs']), result
-        total += result['reference']
-    assert total > 20, total  # the comparison is not vacuous
+    # BGR 0-255, as the data preprocessor passes it on
+    assert_toy_export_matches(reference, out, tmp_path,
+                              lambda bgr: bgr.astype(np.float32))

@@ -2,6 +2,7 @@ _base_ = [
     '../_base_/models/light-head-rcnn.py',
     '../_base_/datasets/toy_det.py',
     '../_base_/default_runtime_det.py',
+    '../_base_/schedules/toy_det_12e.py',
 ]
 # Light-Head R-CNN (small setting) on ShuffleNet V2 1x, CPU-sized for the
 # built-in toy shapes (320 x 320): the COCO config's layout (RPN at stride
@@ -36,30 +37,5 @@ model = dict(
     test_cfg=dict(
         rpn=dict(nms_pre=1000, max_per_img=300), rcnn=dict(score_thr=0.05)),
 )
-train_cfg = dict(
-    type='EpochBasedTrainLoop', _scope_='mmdet', max_epochs=12, val_interval=4)
-val_cfg = dict(type='ValLoop', _scope_='mmdet')
-test_cfg = dict(type='TestLoop', _scope_='mmdet')
-optim_wrapper = dict(
-    optimizer=dict(
-        type='SGD', _scope_='mmdet', lr=0.02, momentum=0.9, weight_decay=1e-4),
-    clip_grad=dict(max_norm=35, norm_type=2))
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        _scope_='mmdet',
-        start_factor=0.01,
-        by_epoch=False,
-        begin=0,
-        end=100),
-    dict(
-        type='CosineAnnealingLR',
-        _scope_='mmdet',
-        eta_min=0,
-        by_epoch=True,
-        begin=0,
-        end=12),
-]
-auto_scale_lr = dict(enable=False, base_batch_size=4)
 default_hooks = dict(logger=dict(interval=20))
 randomness = dict(seed=0)

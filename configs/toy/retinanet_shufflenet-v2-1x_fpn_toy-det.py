@@ -2,6 +2,7 @@ _base_ = [
     '../_base_/models/retinanet_fpn.py',
     '../_base_/datasets/toy_det.py',
     '../_base_/default_runtime_det.py',
+    '../_base_/schedules/toy_det_12e.py',
 ]
 # RetinaNet (mmdet's FPN and RetinaHead) on ShuffleNet V2 1x, CPU-sized:
 # 128-channel FPN, 2 convs per head tower (the COCO config has 256 and 4),
@@ -29,30 +30,6 @@ model = dict(
         # toy objects are 12-128 px: anchors 16-25 px at P3 .. 256 at P7
         anchor_generator=dict(octave_base_scale=2)),
 )
-train_cfg = dict(
-    type='EpochBasedTrainLoop', _scope_='mmdet', max_epochs=12, val_interval=4)
-val_cfg = dict(type='ValLoop', _scope_='mmdet')
-test_cfg = dict(type='TestLoop', _scope_='mmdet')
-optim_wrapper = dict(
-    optimizer=dict(
-        type='SGD', _scope_='mmdet', lr=0.01, momentum=0.9, weight_decay=1e-4),
-    clip_grad=dict(max_norm=35, norm_type=2))
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        _scope_='mmdet',
-        start_factor=0.01,
-        by_epoch=False,
-        begin=0,
-        end=100),
-    dict(
-        type='CosineAnnealingLR',
-        _scope_='mmdet',
-        eta_min=0,
-        by_epoch=True,
-        begin=0,
-        end=12),
-]
-auto_scale_lr = dict(enable=False, base_batch_size=4)
+optim_wrapper = dict(optimizer=dict(lr=0.01))
 default_hooks = dict(logger=dict(interval=20))
 randomness = dict(seed=0)
