@@ -75,6 +75,8 @@ setup(
         'tensorboard': ['tensorboard'],
         'onnx': ['onnx>=1.16', 'onnxscript>=0.5', 'onnxruntime>=1.18'],
         'openvino': ['openvino>=2024.0'],
+        # ExecuTorch programs with the XNNPACK delegate (and PT2E INT8)
+        'executorch': ['executorch>=1.5'],
     },
     zip_safe=False,
 )

@@ -12,8 +12,10 @@ import torch
 #: test, and those torch sets for itself, once per process, when they are
 #: unset (its compiler's cache folders, and the address inductor records on
 #: its first compilation in the process)
+# (ExecuTorch's runtime module sets OPENVINO_LIB_PATH when first imported)
 _NOT_LEAKS = ('PYTEST_CURRENT_TEST', 'TORCHINDUCTOR_CACHE_DIR',
-              'TRITON_CACHE_DIR', '_TORCHINDUCTOR_PYOBJECT_TENSOR_DATA_PTR')
+              'TRITON_CACHE_DIR', '_TORCHINDUCTOR_PYOBJECT_TENSOR_DATA_PTR',
+              'OPENVINO_LIB_PATH')
 
 
 @pytest.fixture(autouse=True)

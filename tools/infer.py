@@ -2,13 +2,14 @@
 result.
 
     python tools/infer.py CONFIG WEIGHTS INPUT [INPUT ...] [--out-dir DIR]
-        [--backend pytorch|onnxruntime|openvino] [--threads N]
+        [--backend pytorch|onnxruntime|openvino|executorch] [--threads N]
         [--score-thr 0.3] [--batch 1] [--max-pixels 100000000]
 
 INPUT: image files, folders (their images, not recursive) or glob patterns
 (quote them). WEIGHTS: a checkpoint (``.pth``, run in PyTorch) or a model
-exported by ``tools/deployment/pytorch2onnx.py`` (``.onnx``, or an OpenVINO
-IR ``.xml``; run in onnxruntime or OpenVINO, f32). The backend defaults to
+exported by ``tools/deployment/export.py`` (``.onnx``, or an OpenVINO
+IR ``.xml``; run in onnxruntime or OpenVINO, f32; or an ExecuTorch ``.pte``
+program, run in ExecuTorch with XNNPACK). The backend defaults to
 what WEIGHTS is. Each image is decoded once
 (:func:`mmshuffle.apis.images.read_image`: EXIF orientation applied,
 grayscale, transparency, CMYK and 16-bit files turned into 8-bit RGB, large
@@ -46,14 +47,14 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('weights', help='checkpoint (.pth) or exported '
-                        'model (.onnx, OpenVINO .xml)')
+                        'model (.onnx, OpenVINO .xml, ExecuTorch .pte)')
     parser.add_argument('inputs', nargs='+', metavar='INPUT',
                         help='images, folders or glob patterns')
     parser.add_argument('--out-dir', default='work_dirs/infer',
                         help='where pictures and predictions go')
     parser.add_argument('--backend', choices=BACKENDS,
                         help='default: pytorch for a .pth, onnxruntime for '
-                        'a .onnx, openvino for a .xml')
+                        'a .onnx, openvino for a .xml, executorch for a .pte')
     parser.add_argument('--threads', type=int, default=0,
                         help='runtime threads (0 = all cores)')
     parser.add_argument('--score-thr', type=float, default=0.3,
@@ -69,7 +70,8 @@ def parse_args(argv=None):
 
 def default_backend(weights):
     ext = osp.splitext(weights)[1].lower()
-    return {'.onnx': 'onnxruntime', '.xml': 'openvino'}.get(ext, 'pytorch')
+    return {'.onnx': 'onnxruntime', '.xml': 'openvino',
+            '.pte': 'executorch'}.get(ext, 'pytorch')
 
 
 def check_args(args):
@@ -86,13 +88,14 @@ def check_args(args):
         raise CLIError(f'--max-pixels must be >= 1, got {args.max_pixels}')
     backend = args.backend or default_backend(args.weights)
     ext = osp.splitext(args.weights)[1].lower()
-    if backend == 'pytorch' and ext in ('.onnx', '.xml'):
+    from mmshuffle.deploy.runtime import EXTENSIONS
+    if backend == 'pytorch' and ext in ('.onnx', '.xml', '.pte'):
         raise CLIError(f'--backend pytorch needs a checkpoint, got the '
                        f'exported model {args.weights!r}')
-    if backend != 'pytorch' and ext not in ('.onnx', '.xml'):
+    if backend != 'pytorch' and ext not in EXTENSIONS[backend]:
         raise CLIError(f'--backend {backend} needs an exported model '
-                       f'(.onnx{", .xml" if backend == "openvino" else ""}'
-                       f'), got {args.weights!r}')
+                       f'({", ".join(EXTENSIONS[backend])}), got '
+                       f'{args.weights!r}')
     return backend
 
 

@@ -3,8 +3,10 @@
     runtime = load_runtime('model.onnx', backend='openvino', threads=1)
     outputs = runtime(images)     # numpy float32 (N, 3, H, W) -> [numpy]
 
-``backend`` is ``onnxruntime`` (an ``.onnx`` file) or ``openvino`` (an
-``.onnx`` file or OpenVINO's own IR, ``.xml`` beside its ``.bin``).
+``backend`` is ``onnxruntime`` (an ``.onnx`` file), ``openvino`` (an
+``.onnx`` file or OpenVINO's own IR, ``.xml`` beside its ``.bin``) or
+``executorch`` (a ``.pte`` program with the XNNPACK delegate, exported at a
+fixed input size: :mod:`mmshuffle.deploy.executorch`).
 OpenVINO's CPU plugin runs in bf16 by default on CPUs with bf16 units;
 :class:`Runtime` asks it for f32 (``INFERENCE_PRECISION_HINT``), and
 :attr:`Runtime.precision` says what the plugin actually uses. The same
@@ -22,7 +24,10 @@ import numpy as np
 from .metadata import InputSpec
 from .standalone import to_original_image  # noqa: F401  (re-exported)
 
-BACKENDS = ('onnxruntime', 'openvino')
+BACKENDS = ('onnxruntime', 'openvino', 'executorch')
+#: the model files each backend reads
+EXTENSIONS = {'onnxruntime': ('.onnx', ), 'openvino': ('.onnx', '.xml'),
+              'executorch': ('.pte', )}
 
 
 class Runtime:
@@ -51,17 +56,12 @@ class Runtime:
         if not osp.isfile(path):
             raise FileNotFoundError(f'model file {path!r} does not exist')
         ext = osp.splitext(path)[1].lower()
-        if ext not in ('.onnx', '.xml') or (ext == '.xml' and
-                                            backend != 'openvino'):
-            allowed = '.onnx or .xml (OpenVINO IR)' \
-                if backend == 'openvino' else '.onnx'
+        if ext not in EXTENSIONS[backend]:
             raise ValueError(f'{backend} cannot read {path!r}: the model '
-                             f'must be a {allowed} file')
+                             f'must be a {" or ".join(EXTENSIONS[backend])} '
+                             'file')
         self.path, self.backend, self.threads = path, backend, threads
-        if backend == 'onnxruntime':
-            self._load_onnxruntime()
-        else:
-            self._load_openvino()
+        getattr(self, f'_load_{backend}')()
 
     def _load_onnxruntime(self):
         from .metadata import strip_prefix
@@ -100,11 +100,29 @@ class Runtime:
         self.precision = hint.to_string() if hasattr(hint, 'to_string') \
             else str(hint)
 
+    def _load_executorch(self):
+        import json
+
+        from .executorch import PteProgram
+        self._program = PteProgram(self.path, self.threads)
+        self.threads = self._program.threads  # the process's one pool
+        self.metadata = self._program.metadata
+        self.input_shapes = self._program.input_shapes
+        self.input_names = json.loads(self.metadata.get(
+            'input_names', '["input"]'))
+        self.output_names = json.loads(self.metadata.get(
+            'output_names', 'null')) or [
+                f'output{i}' for i in range(self._program.num_outputs)]
+        self.precision = 'int8' if self.metadata.get(
+            'precision') == 'int8' else 'f32'
+
     def __call__(self, *inputs: np.ndarray) -> List[np.ndarray]:
         if len(inputs) != len(self.input_names):
             raise ValueError(f'{self.path!r} takes {len(self.input_names)} '
                              f'input(s), got {len(inputs)}')
         arrays = [np.ascontiguousarray(x) for x in inputs]
+        if self.backend == 'executorch':
+            return self._program(*arrays)
         if self.backend == 'onnxruntime':
             return self._session.run(
                 None, dict(zip(self.input_names, arrays)))
@@ -177,7 +195,11 @@ class DetectionSession(_Session):
     to the batch tensor, as mmdet clips them: a graph exported with the
     ``image_hw`` input is given each image's size; a graph without it runs
     each image that does not fill the tensor alone, on its own padded
-    crop, which gives the boxes of a batch of one."""
+    crop, which gives the boxes of a batch of one. A graph that stops
+    before NMS (metadata ``nms: host``, ExecuTorch's) gets its candidates
+    finished by :func:`~.detection.host.host_nms`, which clips each image's
+    boxes to its size; a program of one size (INT8 ExecuTorch) gets the
+    batch padded to it."""
 
     def __init__(self, runtime: Runtime):
         if runtime.metadata.get('task') != 'detection':
@@ -189,6 +211,10 @@ class DetectionSession(_Session):
         import json
         self.classes = json.loads(runtime.metadata.get('classes', '[]'))
         self.takes_image_hw = 'image_hw' in runtime.input_names
+        self.host_nms = runtime.metadata.get('nms') == 'host'
+        # an INT8 ExecuTorch program has one size: batches are padded to it
+        self.fixed_hw = tuple(self.input_shape[2:]) if \
+            runtime.metadata.get('dynamic_hw') == 'false' else None
 
     def __call__(self, inputs: np.ndarray,
                  image_hw: Optional[np.ndarray] = None):
@@ -202,6 +228,15 @@ class DetectionSession(_Session):
                        (len(inputs), 1))
         image_hw = full if image_hw is None else \
             np.asarray(image_hw, np.int64).reshape(len(inputs), 2)
+        if self.host_nms:
+            from .detection.host import host_nms
+            if self.fixed_hw is not None:  # normalised: pad_value as is
+                from .executorch import pad_input
+                inputs = pad_input(inputs, self.fixed_hw, InputSpec(
+                    {'pad_value': str(self.input.pad_value)}))
+            boxes, scores, labels = self._run(inputs)[:3]
+            return host_nms(boxes, scores, labels, self.runtime.metadata,
+                            image_hw)
         if self.takes_image_hw:
             return tuple(self._run(inputs, image_hw)[:2])
         if (image_hw == full).all():

@@ -1,14 +1,17 @@
-"""Evaluate an exported ONNX (or OpenVINO IR) classifier or detector on a
-config's test set, with the config's own data pipeline and evaluator.
+"""Evaluate an exported ONNX (or OpenVINO IR, or ExecuTorch) classifier or
+detector on a config's test set, with the config's own data pipeline and
+evaluator.
 
-    python tools/deployment/test_onnx.py CONFIG MODEL.onnx|MODEL.xml
-        [--backend onnxruntime|openvino] [--threads N] [--out FILE.pkl]
-        [--cfg-options KEY=VALUE ...]
+    python tools/deployment/test_onnx.py CONFIG MODEL.onnx|MODEL.xml|MODEL.pte
+        [--backend onnxruntime|openvino|executorch] [--threads N]
+        [--out FILE.pkl] [--cfg-options KEY=VALUE ...]
 
 The images go through the config's test pipeline and ``data_preprocessor``
 (the same normalised tensors ``tools/test.py`` feeds PyTorch), the model runs
-in onnxruntime or OpenVINO (f32: OpenVINO's bf16 default is overridden; the
-precision that ran is printed), and the config's ``test_evaluator`` computes
+in onnxruntime, OpenVINO (f32: OpenVINO's bf16 default is overridden; the
+precision that ran is printed) or ExecuTorch (XNNPACK; a detector's NMS on
+the host, :mod:`mmshuffle.deploy.detection.host`), and the config's
+``test_evaluator`` computes
 the metrics, printed like ``tools/test.py`` does (``metrics {json}``).
 
 A classifier: export it with ``--dynamic-batch`` to evaluate in batches; a
@@ -40,10 +43,11 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument(
-        'model', help='the exported model: .onnx, or .xml (OpenVINO IR) '
-        'with --backend openvino')
+        'model', help='the exported model: .onnx, .xml (OpenVINO IR) '
+        'with --backend openvino, .pte with --backend executorch')
     parser.add_argument('--backend', choices=BACKENDS,
-                        default='onnxruntime', help='the runtime')
+                        help='the runtime (default: openvino for a .xml, '
+                        'executorch for a .pte, else onnxruntime)')
     parser.add_argument('--threads', type=int, default=0,
                         help='runtime threads (0 = all cores)')
     parser.add_argument(
@@ -89,6 +93,9 @@ def main(argv=None):
     if args.out and not args.out.endswith(('.pkl', '.pickle')):
         raise CLIError(f'--out must name a .pkl file, got {args.out!r}')
     threads = args.threads or torch.get_num_threads()
+    if args.backend is None:
+        args.backend = {'.xml': 'openvino', '.pte': 'executorch'}.get(
+            osp.splitext(args.model)[1].lower(), 'onnxruntime')
     try:
         runtime = load_runtime(args.model, args.backend, threads)
     except (ValueError, ImportError) as err:
@@ -140,7 +147,8 @@ def main(argv=None):
     seconds = time.perf_counter() - start
     weights = runtime.metadata.get('precision', 'fp32')
     print(f'{seen} images in {seconds:.1f} s with {args.backend} '
-          f'({runtime.precision}, {threads} thread(s); {weights} model)')
+          f'({runtime.precision}, {runtime.threads} thread(s); {weights} '
+          'model)')
     print(format_metrics(metrics))
 
 

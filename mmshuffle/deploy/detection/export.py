@@ -1,4 +1,6 @@
-"""Export a :class:`~.graph.DetectorForExport` to one ONNX file."""
+"""Export a :class:`~.graph.DetectorForExport` to one ONNX file, or to an
+ExecuTorch program."""
+import json
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
@@ -53,12 +55,28 @@ def export_detector(wrapped: DetectorForExport,
     """
     _require('onnx')
     _require('onnxscript')
+    check_opset(opset, lowest=18)
+    examples, names, shapes = _prepare(wrapped, shape, 8192,
+                                       dynamic_batch)
+    with torch.no_grad():
+        return export_program(wrapped, examples, path, ('dets', 'labels'),
+                              opset, shapes, ops.onnx_translations(),
+                              dict(wrapped.metadata(), **(metadata or {})),
+                              names)
+
+
+def _prepare(wrapped: DetectorForExport, shape: Sequence[int], largest: int,
+             dynamic_batch: bool = False):
+    """Switch ``wrapped`` to its deploy form and make the example inputs,
+    their names and their dynamic shapes (H and W multiples of the size
+    divisor up to ``largest``). The example is no smaller than twice the
+    head's largest prior stride per side: a feature map of size 1 would be
+    fixed in the graph (torch.export specialises sizes 0 and 1)."""
     if not isinstance(wrapped, DetectorForExport):
-        raise TypeError('export_detector expects a DetectorForExport, got '
-                        f'{cls_name(wrapped)}')
+        raise TypeError('the detector exporters take a DetectorForExport, '
+                        f'got {cls_name(wrapped)}')
     divisor = wrapped.size_divisor
     shape = check_detection_shape(shape, divisor)
-    check_opset(opset, lowest=18)
     switch_to_deploy(wrapped.detector)
     wrapped.eval()
     strides = [max(s) for m in wrapped.modules() if isinstance(m, PriorGrid)
@@ -66,8 +84,10 @@ def export_detector(wrapped: DetectorForExport,
     smallest = -(-2 * int(max(strides + [divisor])) // divisor) * divisor
     shape = tuple(max(v, smallest) for v in shape)
     example = torch.rand(1, 3, *shape) * (255 if wrapped.raw_input else 1)
-    height = torch.export.Dim('height_blocks', min=1, max=8192 // divisor)
-    width = torch.export.Dim('width_blocks', min=1, max=8192 // divisor)
+    height = torch.export.Dim('height_blocks', min=1,
+                              max=max(largest, shape[0]) // divisor)
+    width = torch.export.Dim('width_blocks', min=1,
+                             max=max(largest, shape[1]) // divisor)
     dims = {2: divisor * height, 3: divisor * width}
     examples, names, shapes = (example, ), ('input', ), [dims]
     batch = torch.export.Dim('batch', min=1, max=1024) \
@@ -80,7 +100,58 @@ def export_detector(wrapped: DetectorForExport,
         shapes.append({0: batch} if batch is not None else None)
     with torch.no_grad():
         wrapped(*examples)  # a head that cannot export fails here, plainly
-        return export_program(wrapped, examples, path, ('dets', 'labels'),
-                              opset, tuple(shapes), ops.onnx_translations(),
-                              dict(wrapped.metadata(), **(metadata or {})),
-                              names)
+    return examples, names, tuple(shapes)
+
+
+def export_detector_pte(wrapped: DetectorForExport, path: str,
+                        shape: Sequence[int] = (320, 320),
+                        metadata: Optional[Dict[str, str]] = None,
+                        calibration: Optional[Sequence] = None) -> str:
+    """Export ``wrapped`` (``nms='host'``) to the ExecuTorch program
+    ``path`` (XNNPACK; :mod:`mmshuffle.deploy.executorch`): input ``input``
+    (1, 3, H, W) with H and W any multiples of the size divisor up to
+    ``shape`` (the program's memory is planned for ``shape``); outputs the
+    candidates ``boxes``, ``scores``, ``labels`` that
+    :func:`~.host.host_nms` finishes. With ``calibration`` (graph input
+    arrays, one image each, no larger than ``shape``) the network is
+    quantized to INT8 (PT2E, XNNPACK's quantizer) and the program takes
+    ``shape`` alone (smaller images are padded, by the runtime session
+    too); the post-processing stays in float."""
+    from ..executorch import pad_input, quantize_submodule, write_pte
+    from ..metadata import InputSpec
+    if not isinstance(wrapped, DetectorForExport) or wrapped.nms != 'host':
+        raise TypeError('export_detector_pte takes a DetectorForExport '
+                        "with nms='host'")
+    examples, _, shapes = _prepare(wrapped, shape, 0)
+    shape = tuple(examples[0].shape[2:])
+    if calibration is not None:
+        # XNNPACK leaves a quantized 1x1 conv that shares its input with
+        # a stride-2 depthwise conv (every ShuffleNetV2 stage's first
+        # unit) outside the delegate when H and W are dynamic, and the
+        # program then lacks its kernel: INT8 programs have a fixed size
+        shapes = (None, )
+        spec = InputSpec(wrapped.metadata())
+        calibration = [pad_input(a, shape, spec) for a in calibration]
+    meta = dict(wrapped.metadata(), **(metadata or {}))
+    meta.update(input_names='["input"]',
+                output_names='["boxes", "scores", "labels"]',
+                input_hw=json.dumps(list(shape)),
+                dynamic_hw=json.dumps(calibration is None))
+    if calibration is not None:
+        normalised = examples[0]
+        if wrapped.raw_input:
+            normalised = ((normalised.flip(1) if wrapped.channel_flip else
+                           normalised) - wrapped.mean) / wrapped.std
+
+        def calibrate():
+            with torch.no_grad():
+                for array in calibration:
+                    wrapped(torch.from_numpy(array))
+
+        quantize_submodule(wrapped, 'dense', normalised, shapes[0],
+                           calibrate)
+        meta.update(precision='int8', calibration_images=str(
+            len(calibration)))
+    with torch.no_grad():
+        return write_pte(wrapped, examples, path, meta,
+                         cls_name(wrapped.detector), shapes)

@@ -83,14 +83,25 @@ class SingleStagePost(nn.Module):
                 f'{where}: test_cfg.max_per_img must be > 0 for a '
                 f'fixed-size output, got {self.max_per_img}')
 
-    def forward(self, feats: Sequence[Tensor], image_hw: Tensor):
-        outs = self.head(feats)
+    def forward(self, feats: Sequence[Tensor], image_hw: Tensor,
+                host_nms: bool = False):
+        """Final ``(dets, labels)``; with ``host_nms`` the candidates
+        before NMS instead: ``(boxes, scores, labels)``, scores 0 at or
+        below the threshold (:mod:`.host` finishes them)."""
+        return self.finish(self.head(feats), image_hw, host_nms)
+
+    def finish(self, outs, image_hw: Tensor, host_nms: bool = False):
+        """:meth:`forward` from the head's outputs ``(cls_scores,
+        bbox_preds)``."""
         if len(outs) != 2:
             raise UnsupportedDetectorError(
                 f'{self.where}: the head returns {len(outs)} outputs '
                 '(score factors such as centerness or objectness are not '
                 'exported); only (cls_scores, bbox_preds) heads are')
         boxes, scores, labels = self.candidates(outs[0], outs[1], image_hw)
+        if host_nms:
+            return boxes, torch.where(scores > self.score_thr, scores,
+                                      torch.zeros_like(scores)), labels
         if self.min_bbox_size >= 0:
             scores = min_size_filter(boxes, scores, self.min_bbox_size)
         return nms_top_k(boxes, scores, labels, self.iou_thr,
@@ -284,6 +295,24 @@ def size_divisor(detector: nn.Module) -> int:
     return divisor * largest // math.gcd(divisor, largest)
 
 
+class DenseNetwork(nn.Module):
+    """A single-stage detector's network: the normalised image ->
+    ``cls_scores + bbox_preds`` (one flat tuple, level by level)."""
+
+    def __init__(self, detector: nn.Module):
+        super().__init__()
+        self.detector = detector
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        outs = self.detector.bbox_head(self.detector.extract_feat(x))
+        if len(outs) != 2:
+            raise UnsupportedDetectorError(
+                f'{cls_name(self.detector.bbox_head)} returns {len(outs)} '
+                'outputs (score factors such as centerness or objectness '
+                'are not exported); only (cls_scores, bbox_preds) heads are')
+        return tuple(outs[0]) + tuple(outs[1])
+
+
 class DetectorForExport(nn.Module):
     """An mmdet detector as ``image tensor -> (dets, labels)``; see the
     module docstring.
@@ -298,15 +327,34 @@ class DetectorForExport(nn.Module):
             boxes are clipped to them before NMS, as mmdet clips to each
             ``img_shape``. Without it, boxes are clipped to the input
             tensor (the same for images that fill it).
+        nms (str): ``'graph'``: NMS and the top K inside the graph (needs
+            :mod:`mmshuffle.deploy.ops`' ``nms_keep``, which ONNX has);
+            ``'host'``: the graph returns the candidates before NMS and
+            :func:`.host.host_nms` finishes them (for runtimes without an
+            NMS kernel: ExecuTorch). Single-stage detectors only.
     """
 
     def __init__(self, detector: nn.Module, raw_input: bool = False,
-                 image_hw_input: bool = False):
+                 image_hw_input: bool = False, nms: str = 'graph'):
         super().__init__()
         check_bool('raw_input', raw_input)
         check_bool('image_hw_input', image_hw_input)
+        if nms not in ('graph', 'host'):
+            raise ValueError(f"nms must be 'graph' or 'host', got {nms!r}")
         self.detector = detector.eval()
         self.post = build_postprocess(detector)
+        if nms == 'host' and not isinstance(self.post, SingleStagePost):
+            raise UnsupportedDetectorError(
+                f'{self.post.where}: a two-stage detector needs NMS and '
+                'RoIAlign between its stages, which a program with NMS on '
+                "the host cannot have (nms='host' exports single-stage "
+                'detectors)')
+        if nms == 'host' and image_hw_input:
+            raise ValueError("image_hw_input does not apply with nms='host' "
+                             '(the host clips each image\'s boxes)')
+        self.nms = nms
+        if nms == 'host':  # the network alone, for INT8 to quantize
+            self.dense = DenseNetwork(detector)
         self.raw_input = raw_input
         self.image_hw_input = image_hw_input
         pre = detector.data_preprocessor
@@ -325,23 +373,35 @@ class DetectorForExport(nn.Module):
         (:mod:`mmshuffle.deploy.metadata`; the exporter adds the config's
         pipeline, classes and names)."""
         from ..metadata import preprocessor_metadata
-        meta = getattr(self.detector, 'dataset_meta', None) or {}
-        return {
+        classes = (getattr(self.detector, 'dataset_meta', None) or {}).get(
+            'classes', ())
+        meta = {
             'task': 'detection',
             'raw_input': json.dumps(self.raw_input),
             **preprocessor_metadata(self.detector.data_preprocessor),
             'size_divisor': str(self.size_divisor),
             'image_hw_input': json.dumps(self.image_hw_input),
-            'classes': json.dumps(list(meta.get('classes', ()))),
+            'classes': json.dumps(list(classes)),
             'max_per_img': str(self.post.max_per_img),
             'score_thr': str(self.post.score_thr),
             'iou_thr': str(self.post.iou_thr),
-            'outputs': json.dumps({
+        }
+        if self.nms == 'graph':
+            meta['outputs'] = json.dumps({
                 'dets': 'N x K x 5 float32: x1, y1, x2, y2 in the input '
                 "tensor's pixels, score; rows past the image's detections "
                 'have score 0',
-                'labels': 'N x K int64: class index, -1 in padding rows'}),
-        }
+                'labels': 'N x K int64: class index, -1 in padding rows'})
+            return meta
+        meta.update(
+            nms='host', min_bbox_size=str(self.post.min_bbox_size),
+            class_agnostic=json.dumps(self.post.class_agnostic),
+            outputs=json.dumps({
+                'boxes': 'N x M x 4 float32: candidates before NMS, x1, y1, '
+                "x2, y2 in the input tensor's pixels",
+                'scores': 'N x M float32, 0 at or below score_thr',
+                'labels': 'N x M int64: class index'}))
+        return meta
 
     def forward(self, x: Tensor,
                 image_hw: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
@@ -360,7 +420,11 @@ class DetectorForExport(nn.Module):
             image_hw = torch.stack([one * x.shape[2], one * x.shape[3]])
         else:
             image_hw = image_hw.to(x.dtype)
-        feats = self.detector.extract_feat(x)
-        return self.post(feats, image_hw)
+        if self.nms == 'host':
+            outs = self.dense(x)
+            half = len(outs) // 2
+            return self.post.finish((outs[:half], outs[half:]), image_hw,
+                                    host_nms=True)
+        return self.post(self.detector.extract_feat(x), image_hw)
 
 
