@@ -12,10 +12,12 @@ import torch
 #: test, and those torch sets for itself, once per process, when they are
 #: unset (its compiler's cache folders, and the address inductor records on
 #: its first compilation in the process)
-# (ExecuTorch's runtime module sets OPENVINO_LIB_PATH when first imported)
+# set by imports, once per process: ExecuTorch's runtime module sets
+# OPENVINO_LIB_PATH; scikit-learn (which ExecuTorch's dependencies bring,
+# and mmdet imports where it is installed) sets the two KMP_ variables
 _NOT_LEAKS = ('PYTEST_CURRENT_TEST', 'TORCHINDUCTOR_CACHE_DIR',
               'TRITON_CACHE_DIR', '_TORCHINDUCTOR_PYOBJECT_TENSOR_DATA_PTR',
-              'OPENVINO_LIB_PATH')
+              'OPENVINO_LIB_PATH', 'KMP_DUPLICATE_LIB_OK', 'KMP_INIT_AT_FORK')
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,7 @@
 """The speed tools measure what they say, side by side; the figures
 themselves are never asserted (wall-clock time is not a test)."""
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -167,7 +168,7 @@ def test_cls_tool_writes_json_and_chart_with_compile(tmp_path):
     proc = subprocess.run(
         [sys.executable, TOOL, 'cls', '--archs', 'shufflenet-v2-1x',
          '--paths', 'torchvision', '+channels_last', '+compile',
-         'onnxruntime', '--threads', '1', '0', '--shape', '64', '--batch',
+         'onnxruntime', '--threads', '0', '--shape', '64', '--batch',
          '2', '--runs', '2', '--warmup', '1', '--json', str(out), '--png',
          str(png)],
         cwd=tmp_path, capture_output=True, text=True)
@@ -175,7 +176,9 @@ def test_cls_tool_writes_json_and_chart_with_compile(tmp_path):
     data = json.loads(out.read_text())
     assert data['mode'] == 'cls' and data['machine']['cores'] >= 1
     rows = data['results']
-    assert len(rows) == 8  # 4 paths x (1 thread, all cores)
+    # 4 paths at all cores (--threads 0; one compile, the costly part)
+    assert len(rows) == 4 and {r['threads'] for r in rows} == {
+        os.cpu_count()}
     assert all('compile_s' in r for r in rows if r['path'] == '+compile')
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     assert '+compile' in proc.stdout and 'chart:' in proc.stdout
@@ -558,31 +561,42 @@ def test_benchmarks_page_runtime_sections_are_the_recorded_runs():
             'docs/benchmarks/cls_runtimes.json') in text
 
 
-def test_open_score_gate_lets_every_prior_through():
-    """A freshly initialised head scores every prior at 0.01, under the
-    score threshold: the end-to-end benchmark would time an NMS with no
-    candidate. With the gate open, every prior is a candidate."""
+@pytest.mark.parametrize('name', [
+    'retinanet_shufflenet-v2-1x_fpn_toy-det',
+    'retinanet-lite_shufflenet-v2-1x_lite-fpn_toy-det',
+    'ssdlite_shufflenet-v2-1x_320_toy-det',
+    'rtmdet-lite_shufflenet-v2-1x_320_toy-det',
+    'faster-rcnn_shufflenet-v2-1x_fpn_toy-det'])
+def test_zero_score_threshold_lets_every_candidate_through(name):
+    """A head whose scores sit under the score threshold (an
+    mmdet-initialised sigmoid head starts at the prior 0.01; here the
+    threshold is raised to 0.999 instead, for sigmoid and softmax heads
+    alike) would have the end-to-end benchmark time an NMS with no
+    candidate. With the threshold at 0, one- and two-stage detectors keep
+    their full top-K."""
     from mmengine.config import Config
 
     from mmshuffle.analysis.bench.detectors import (detector_predict,
-                                                    open_score_gate)
+                                                    zero_score_threshold)
     from mmshuffle.engine.configs import build_model
-    cfg = Config.fromfile(osp.join(
-        ROOT, 'configs', 'retinanet',
-        'retinanet-lite_shufflenet-v2-1x_lite-fpn_1x_coco.py'))
-    cfg.model.backbone.init_cfg = None
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'toy', name + '.py'))
     torch.manual_seed(0)
-    model = build_model(cfg, pretrained=False)
-    model.init_weights()
-    model.eval()
-    x = torch.randn(1, 3, 64, 64)
+    model = build_model(cfg, pretrained=False).eval()
+    head = getattr(model, 'roi_head', None) or model.bbox_head
+    head.test_cfg['score_thr'] = 0.999
+    x = torch.randn(1, 3, 128, 128)
     with torch.no_grad():
         assert len(detector_predict(model)(x)[0].pred_instances) == 0
-        assert open_score_gate(model) == 1
+        assert zero_score_threshold(model) == 1
+        assert head.test_cfg['score_thr'] == 0
         found = detector_predict(model)(x)[0].pred_instances
-    assert len(found) > 20 and found.scores.min() > 0.4
-    with pytest.raises(ValueError, match='no class-score layer'):
-        open_score_gate(torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1)))
+    assert len(found) == head.test_cfg['max_per_img']
+
+
+def test_zero_score_threshold_refuses_a_model_without_one():
+    from mmshuffle.analysis.bench.detectors import zero_score_threshold
+    with pytest.raises(ValueError, match='no bbox_head or roi_head'):
+        zero_score_threshold(torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1)))
 
 
 def test_timing_primitives_and_the_machine():
@@ -621,7 +635,7 @@ def test_detectors_take_turns_and_book_ratios():
     from mmengine.config import Config
 
     from mmshuffle.analysis.bench.detectors import (bench_detectors,
-                                                    open_score_gate)
+                                                    zero_score_threshold)
     from mmshuffle.engine.configs import build_model
     toy = osp.join(ROOT, 'configs', 'toy')
     models = {}
@@ -631,7 +645,7 @@ def test_detectors_take_turns_and_book_ratios():
                  'light-head-rcnn_shufflenet-v2-1x_small-head_toy-det'):
         model = build_model(Config.fromfile(osp.join(toy, name + '.py')),
                             pretrained=False)
-        open_score_gate(model)
+        zero_score_threshold(model)
         models[name] = model.eval()
     ref = 'retinanet_shufflenet-v2-1x_fpn_toy-det'
     threads = torch.get_num_threads()

@@ -154,6 +154,10 @@ def test_classifier_program_fp32_and_int8(tmp_path, capsys,
     np.testing.assert_allclose(logits, expected, atol=1e-4)
     with pytest.raises(ValueError, match='exported for'):
         ClassificationSession(runtime)(np.zeros((1, 3, 32, 32), np.float32))
+    # benchmark.py cls --paths executorch runs the program it finds
+    from mmshuffle.analysis.bench.classifiers import executorch_runner
+    run = executorch_runner(None, str(tmp_path), 'cls', (64, 64), 1, False)
+    np.testing.assert_allclose(run(x), expected, atol=1e-4)
 
     code, out, err = run_tool_in_process(
         EXPORT, [CLS, ckpt, '--format', 'executorch', '--shape', 64,
@@ -204,6 +208,10 @@ def test_detector_program_box_for_box_and_int8(tmp_path, capsys,
     assert dets.shape == (1, 100, 5) and labels.shape == (1, 100)
     with pytest.raises(ValueError, match='must be at most'):
         session(np.zeros((1, 3, 352, 320), np.float32))
+    # benchmark.py det --paths executorch: host NMS included
+    from mmshuffle.analysis.bench.detectors import executorch_runner
+    bench_dets, _ = executorch_runner(fp32, 1)(torch.from_numpy(small))
+    np.testing.assert_array_equal(bench_dets, dets)
 
     code, out, err = run_tool_in_process(
         TEST_ONNX, [LITE, fp32], capsys)

@@ -46,10 +46,10 @@ def check_batches(cfg, source):
     if source == 0:
         return [], 'no images'
     if isinstance(source, str):
-        from mmshuffle.apis.images import ImageReadError, read_image
-        from mmshuffle.apis.inference import (loads_float32, prepare_image,
+        from mmshuffle.engine.configs import (loads_float32, prepare_image,
                                               test_pipeline)
-        from mmshuffle.deploy.standalone import expand_inputs
+
+        from .standalone import ImageReadError, expand_inputs, read_image
         try:
             paths = expand_inputs([source])
             pipeline, to_float32 = test_pipeline(cfg), loads_float32(cfg)

@@ -6,8 +6,9 @@ file against PyTorch. ``tools/deployment/export.py`` and
     python tools/deployment/export.py CONFIG CHECKPOINT --out PATH
         [--format onnx|openvino|executorch] [--int8 [--calib-images N]
         [--calib-dir DIR]] [--shape H [W]] [--dynamic-batch]
-        [--backbone-only] [--raw-input] [--image-hw] [--opset 18]
-        [--tolerance 1e-4] [--check-images N|DIR] [--cfg-options ...]
+        [--backbone-only] [--raw-input] [--image-hw] [--nms-pre N]
+        [--opset 18] [--tolerance 1e-4] [--check-images N|DIR]
+        [--cfg-options ...]
 
 The model of CONFIG is built, CHECKPOINT is loaded strictly, the model is
 switched to its deploy form (BatchNorm folded) and exported:
@@ -45,7 +46,11 @@ conversion and normalisation in, so the graph takes 0-255 pixels in the
 pipeline's channel order. ``--image-hw`` adds a second input ``image_hw``
 (N x 2): the height and width of each image of a padded batch before the
 padding; boxes are clipped to it before NMS, as mmdet clips each image's
-(without it, to the input tensor: the same for images that fill it). The
+(without it, to the input tensor: the same for images that fill it).
+``--nms-pre N`` caps the candidates each level passes to NMS (the dense
+head's ``test_cfg.nms_pre``, a two-stage detector's RPN's; by default the
+config's: COCO RTMDet-lite keeps 30000 per level, which the graph decodes
+and gathers on every call); the check's PyTorch side uses the same cap. The
 check runs images through the config's test pipeline, mmdet's predict path
 and the exported file: ``--check-images N`` the first N of the config's
 test set (2 by default), ``--check-images DIR`` the images of a folder of
@@ -91,7 +96,7 @@ from mmshuffle.deploy.export_checks import (calibration, check_batches,
                                             check_detections,
                                             check_images_arg,
                                             default_detection_shape)
-from mmshuffle.deploy.runtime import load_runtime
+from mmshuffle.deploy.runtime import DetectionSession, load_runtime
 from mmshuffle.engine.cli import CLIError, load_config
 from mmshuffle.engine.configs import (build_model, class_names, palette_of,
                                       task_of)
@@ -135,6 +140,11 @@ def parse_args(argv=None, default_format='onnx', doc=__doc__):
         '--image-hw', action='store_true',
         help='detector: a second input image_hw (N x 2), the valid height '
         'and width of each image of a padded batch, to clip its boxes to')
+    parser.add_argument(
+        '--nms-pre', type=int,
+        help="detector: keep at most N candidates per level before NMS "
+        "(the dense head's, or a two-stage detector's RPN; default: the "
+        "config's test_cfg nms_pre)")
     parser.add_argument('--opset', type=int, default=18)
     parser.add_argument('--tolerance', type=float, default=1e-4,
                         help='largest allowed |PyTorch - exported|')
@@ -180,6 +190,8 @@ def check_args(args):
                            'not to --backbone-only')
     elif args.calib_dir is not None:
         raise CLIError('--calib-dir applies with --int8')
+    if args.nms_pre is not None and args.nms_pre < 1:
+        raise CLIError(f'--nms-pre must be >= 1, got {args.nms_pre}')
     args.check_images = check_images_arg(args.check_images)
 
 
@@ -210,9 +222,10 @@ def main(argv=None, default_format='onnx', doc=__doc__):
                            palette_of(cfg))
     if task == 'detection' and not args.backbone_only:
         return export_detection(args, cfg, model, meta)
-    if args.raw_input or args.image_hw:
-        raise CLIError(f'--{"raw-input" if args.raw_input else "image-hw"} '
-                       'applies to detectors only')
+    if args.raw_input or args.image_hw or args.nms_pre is not None:
+        flag = 'raw-input' if args.raw_input else 'image-hw' \
+            if args.image_hw else 'nms-pre'
+        raise CLIError(f'--{flag} applies to detectors only')
     if isinstance(args.check_images, str):
         raise CLIError('--check-images DIR applies to detectors (a '
                        'classifier is checked on random inputs)')
@@ -344,8 +357,37 @@ def export_module_executorch(args, cfg, wrapped, reference, shape, names,
         sys.exit(1)
 
 
+def smoke_run(path, shape):
+    """Load the detector program ``path`` and run it once on a blank
+    image, so that a program XNNPACK refuses fails here, at export, and
+    not in the field (the file is removed then)."""
+    import numpy as np
+    try:
+        session = DetectionSession(load_runtime(path, 'executorch'))
+        session(np.zeros((1, 3, *shape), np.float32))
+    except Exception as err:  # noqa: BLE001  (one line, file removed)
+        os.remove(path)
+        raise CLIError(f'ExecuTorch cannot run the program it was given '
+                       f'({" ".join(str(err).split())[:300]}); '
+                       f'{path} was not kept') from None
+
+
+def set_nms_pre(model, nms_pre: int) -> str:
+    """Cap the candidates per level before NMS at ``nms_pre``: the test
+    setting of the head that selects them (a two-stage detector's RPN);
+    the head's name."""
+    head = 'rpn_head' if getattr(model, 'rpn_head', None) is not None \
+        else 'bbox_head'
+    getattr(model, head).test_cfg['nms_pre'] = nms_pre
+    return head
+
+
 def export_detection(args, cfg, model, meta):
     executorch = args.format == 'executorch'
+    if args.nms_pre is not None:
+        head = set_nms_pre(model, args.nms_pre)
+        meta['nms_pre'] = str(args.nms_pre)
+        print(f'{head}.test_cfg.nms_pre = {args.nms_pre} (--nms-pre)')
     try:
         wrapped = DetectorForExport(model, raw_input=args.raw_input,
                                     image_hw_input=args.image_hw,
@@ -388,10 +430,11 @@ def export_detection(args, cfg, model, meta):
               'outputs boxes, scores, labels before NMS, which '
               'mmshuffle.deploy.detection.host.host_nms finishes)')
         if args.int8:
+            smoke_run(args.out, shape)
             print(f'quantized to INT8 (PT2E, XNNPACK) on {len(inputs)} '
                   f'images of {args.calib_dir or "the val set"} through the '
-                  'test pipeline; not compared box for box (its accuracy: '
-                  'tools/deployment/test_onnx.py)')
+                  'test pipeline; it loads and runs; not compared box for '
+                  'box (its accuracy: tools/deployment/test_onnx.py)')
             return
         return check_detections(args, wrapped, reference, batches, source,
                                 checked, runtime_name)

@@ -30,27 +30,29 @@ type, fp32 and INT8, 1 thread).
 ``det``: latency (batch 1) of mmdet's stock RetinaNet-ResNet18-FPN against
 RetinaNet, RetinaNet-lite, SSDLite 320, RTMDet-lite 320, Faster R-CNN and
 Light-Head R-CNN on the mmshuffle backbones (COCO configs, 80 classes), with
-the ratio to the ResNet-18 model. A two-stage detector's ``forward`` runs
-its RPN proposals (decoding and NMS included) and its R-CNN head on them.
-``det --toy`` measures the toy detectors of docs/detection.md's
-accuracy-latency table instead (4 classes; the ratio is to the toy
-RetinaNet on ShuffleNet V2). ``--paths forward`` (the default) times the
-network alone (image tensor to head outputs, fp32); the end-to-end paths time
-image tensor to final boxes (decoding, score threshold, NMS, top-K;
-pre-processing excluded): ``pytorch`` is mmdet's eager predict path (mmcv's
-NMS), ``onnxruntime``/``openvino`` the graph of
-``tools/deployment/pytorch2onnx.py`` (OpenVINO asked for f32),
-``onnxruntime int8``/``openvino int8`` its INT8 QDQ twin. The reference
-runs the PyTorch paths only. For the end-to-end paths the heads' class
-biases are set to 0
-(:func:`mmshuffle.analysis.bench.detectors.open_score_gate`): every prior
-then clears the score threshold, so that NMS works on the full
-``nms_pre`` candidates per level, its heaviest case (the random heads would
-otherwise score every box under the threshold). The models take turns call
-by call, so that they share the machine's state. Each call is timed as wall
-time and as the CPU time of the process (with one thread the same on an
-idle machine; the CPU time does not grow with other processes' load, which
-the JSON records as load averages). ``--profile`` adds where onnxruntime spends
+the ratio to the ResNet-18 model. A two-stage detector's ``forward`` runs its
+RPN proposals (decoding and NMS included) and its R-CNN head on them. ``det
+--toy`` measures the toy detectors of docs/detection.md's accuracy-latency
+table instead (4 classes; the ratio is to the toy RetinaNet on ShuffleNet V2).
+``--paths forward`` (the default) times the network alone (image tensor to head
+outputs, fp32); the end-to-end paths time image tensor to final boxes
+(decoding, score threshold, NMS, top-K; pre-processing excluded): ``pytorch``
+is mmdet's eager predict path (mmcv's NMS), ``onnxruntime``/``openvino`` the
+graph of ``tools/deployment/pytorch2onnx.py`` (OpenVINO asked for f32),
+``onnxruntime int8``/``openvino int8`` its INT8 QDQ twin. The reference runs
+the PyTorch paths only. ``executorch``/``executorch int8`` run the ExecuTorch
+programs of ``tools/deployment/export.py --format executorch`` (XNNPACK; NMS on
+the host, numpy, included in the time; an INT8 program per size); two-stage
+detectors have none and get no rows there. For the end-to-end paths the score
+threshold of the test settings is set to 0
+(:func:`mmshuffle.analysis.bench.detectors.zero_score_threshold`, sigmoid and
+softmax heads alike): every candidate then clears it, so that NMS works on the
+full ``nms_pre`` candidates per level, its heaviest case (the random heads
+would otherwise score every box under the threshold). The models take turns
+call by call, so that they share the machine's state. Each call is timed as
+wall time and as the CPU time of the process (with one thread the same on an
+idle machine; the CPU time does not grow with other processes' load, which the
+JSON records as load averages). ``--profile`` adds where onnxruntime spends
 RetinaNet-lite ShuffleNetV2 1x's call at the smallest size, 1 thread.
 """
 import json
@@ -65,7 +67,7 @@ from mmshuffle.analysis.bench.classifiers import (ARCHS, PATHS, TRAIN_ARCHS,
                                                   bench_classifiers,
                                                   compute_floor)
 from mmshuffle.analysis.bench.detectors import (DET_PATHS, bench_detectors,
-                                                open_score_gate)
+                                                zero_score_threshold)
 from mmshuffle.analysis.bench.profile import (ort_op_profile,
                                               profile_classifier)
 from mmshuffle.analysis.bench.timing import (cpu_name, machine,
@@ -207,10 +209,10 @@ def bench_det(args, threads):
         torch.manual_seed(0)
         models = {model_name(p): build_detector(p) for p in configs}
         if any(p != 'forward' for p in args.paths):
-            # random heads score every prior under the threshold: open the
-            # gate so that decoding and NMS do their full work
+            # random heads score every prior under the threshold: a zero
+            # threshold lets decoding and NMS do their full work
             for model in models.values():
-                open_score_gate(model)
+                zero_score_threshold(model)
         rows = bench_detectors(models, model_name(reference),
                                args.paths, threads, args.sizes, args.runs,
                                args.warmup, directory=tmp)

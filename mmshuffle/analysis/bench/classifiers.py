@@ -21,7 +21,11 @@ Every path runs the same architecture at the same input, fp32:
   QDQ quantization: per-channel int8 weights, uint8 activations calibrated
   min-max on :data:`~.runners.CALIB_INPUTS` seeded random inputs, which
   set the ranges only: speed does not depend on them), run in each
-  runtime.
+  runtime;
+* ``executorch`` / ``executorch int8``: the deploy form as an ExecuTorch
+  program with the XNNPACK delegate (batch 1: a batch runs image by image),
+  fp32 and INT8 (PT2E, XNNPACK's quantizer, per-channel symmetric int8
+  weights, calibrated on the same seeded random inputs).
 
 ShuffleNetV2+ (the authors' classifier: SE pooling neck, bias-free head)
 has neither a torchvision nor an mmpretrain model: its ratio is against
@@ -33,6 +37,7 @@ timed calls after ``warmup`` calls), throughput at a larger batch
 """
 import copy
 import tempfile
+import os
 import time
 from typing import Callable, Dict, List, Sequence
 
@@ -43,8 +48,9 @@ from mmshuffle.deploy import compile_for_inference, switch_to_deploy
 from mmshuffle.deploy.onnx import ClassifierForExport
 from mmshuffle.models.classifier import build_classifier, head_channels
 
-from .runners import export_once, onnx_runner, quantize_once, runtime_runner
-from .timing import time_calls
+from .runners import (CALIB_INPUTS, export_once, onnx_runner, quantize_once,
+                      runtime_runner)
+from .timing import random_inputs, time_calls
 
 #: architecture -> (torchvision builder or None, mmshuffle backbone cfg,
 #: mmpretrain backbone cfg); the head's width is read from the mmshuffle
@@ -76,12 +82,13 @@ FALLBACK_REFERENCE = ('shufflenet-v2-1x', 'torchvision')
 PATHS = ('torchvision', 'mmpretrain', 'mmshuffle', '+deploy',
          '+channels_last', '+compile', 'onnxruntime',
          'torchvision onnxruntime', 'openvino', 'onnxruntime int8',
-         'openvino int8')
+         'openvino int8', 'executorch', 'executorch int8')
 #: the archs with an mmpretrain model (the training comparison)
 TRAIN_ARCHS = tuple(a for a, v in ARCHS.items() if v[2] is not None)
 #: the paths that run an exported file in a runtime
 RUNTIME_PATHS = ('onnxruntime', 'torchvision onnxruntime', 'openvino',
-                 'onnxruntime int8', 'openvino int8')
+                 'onnxruntime int8', 'openvino int8', 'executorch',
+                 'executorch int8')
 
 
 def build_arch(arch: str) -> nn.Module:
@@ -144,9 +151,35 @@ def build_paths(arch: str, paths: Sequence[str], shape, threads: int,
                 onnx_path = quantize_once(onnx_path, shape)
             built[path] = runtime_runner(onnx_path, path.split()[0],
                                          threads)
+        elif path in ('executorch', 'executorch int8'):
+            built[path] = executorch_runner(copy.deepcopy(ours), onnx_dir,
+                                            f'mmshuffle_{arch}', shape,
+                                            threads, path.endswith('int8'))
         else:
             raise ValueError(f'unknown path {path!r}; choose from {PATHS}')
     return built
+
+
+def executorch_runner(model: nn.Module, directory: str, name: str, shape,
+                      threads: int, int8: bool) -> Callable:
+    """``x (torch, N x 3 x H x W) -> logits`` of ``model`` exported once
+    as an ExecuTorch program (batch 1, run image by image), fp32 or INT8
+    (calibrated on :data:`~.runners.CALIB_INPUTS` seeded random inputs)."""
+    from mmshuffle.deploy.executorch import export_module_pte
+    from mmshuffle.deploy.runtime import ClassificationSession, load_runtime
+    path = os.path.join(directory, f'{name}{"_int8" if int8 else ""}.pte')
+    if not os.path.exists(path):
+        export_module_pte(model, path, shape, model.metadata(), ['logits'],
+                          random_inputs(shape, CALIB_INPUTS) if int8
+                          else None)
+    session = ClassificationSession(load_runtime(path, 'executorch',
+                                                 threads))
+
+    def run(x):
+        return session(x.numpy())
+
+    run.precision = session.runtime.precision
+    return run
 
 
 def bench_classifiers(archs: Sequence[str] = tuple(ARCHS),

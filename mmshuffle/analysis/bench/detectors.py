@@ -11,15 +11,16 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 from torch import nn
 
-from .runners import quantize_once, runtime_runner
-from .timing import median_p90
+from .runners import CALIB_INPUTS, quantize_once, runtime_runner
+from .timing import median_p90, random_inputs
 
 
 #: the paths of ``benchmark.py det``: ``forward`` is the network alone
 #: (image tensor -> head outputs); the others run end to end (image
 #: tensor -> final boxes: decoding, score threshold, NMS, top-K)
 DET_PATHS = ('forward', 'pytorch', 'onnxruntime', 'openvino',
-             'onnxruntime int8', 'openvino int8')
+             'onnxruntime int8', 'openvino int8', 'executorch',
+             'executorch int8')
 E2E_PATHS = DET_PATHS[1:]
 
 
@@ -62,51 +63,96 @@ def detector_forward(detector: nn.Module) -> Callable:
     return run
 
 
-#: the attribute names of mmdet heads' final class-score layers
-SCORE_LAYERS = ('retina_cls', 'rpn_cls', 'conv_cls', 'fc_cls')
-
-
-def open_score_gate(detector: nn.Module) -> int:
-    """Zero the biases of ``detector``'s final class-score layers
-    (:data:`SCORE_LAYERS`), in place. A freshly initialised mmdet head
-    starts its scores at the prior 0.01, below every score threshold, so
-    its post-processing would see no candidate at all; with the biases at
-    0 every prior scores about 0.5, and decoding and NMS work on the full
-    ``nms_pre`` candidates per level: their heaviest case.
+def zero_score_threshold(detector: nn.Module) -> int:
+    """Set every ``score_thr`` of ``detector``'s test settings to 0, in
+    place: the dense head's (single-stage) or the R-CNN head's
+    (two-stage). Sigmoid and softmax scores are above 0, so every
+    candidate then clears the threshold and decoding and NMS work on the
+    full ``nms_pre`` candidates per level: their heaviest case, whatever
+    the weights (a freshly initialised head scores every prior under the
+    usual thresholds). Exported files read the threshold when exported:
+    call this first.
 
     Returns:
-        int: the number of layers changed.
+        int: the number of test settings changed.
 
     Raises:
-        ValueError: ``detector`` has none of these layers.
+        ValueError: ``detector`` has no test setting with a ``score_thr``.
     """
     changed = 0
-    with torch.no_grad():
-        for name, module in detector.named_modules():
-            if name.rsplit('.', 1)[-1] in SCORE_LAYERS and \
-                    getattr(module, 'bias', None) is not None:
-                module.bias.zero_()
-                changed += 1
+    for head in (getattr(detector, 'bbox_head', None),
+                 getattr(detector, 'roi_head', None)):
+        cfg = getattr(head, 'test_cfg', None)
+        if cfg is not None and 'score_thr' in cfg:
+            cfg['score_thr'] = 0.0
+            changed += 1
     if not changed:
-        raise ValueError(f'{type(detector).__name__} has no class-score '
-                         f'layer named one of {SCORE_LAYERS}')
+        raise ValueError(f'{type(detector).__name__} has no bbox_head or '
+                         'roi_head test_cfg with a score_thr')
     return changed
 
 
 def export_detector_files(detector: nn.Module, directory: str, name: str,
-                          shape, int8: bool = False) -> Dict[str, str]:
+                          shape, int8: bool = False,
+                          sizes: Sequence[int] = (),
+                          executorch: Sequence[str] = ()) -> Dict:
     """Export a copy of ``detector`` end to end
     (:func:`mmshuffle.deploy.detection.export_detector`: normalised input,
     dynamic H and W, batch 1) to ``directory/name.onnx`` and, with
     ``int8``, its INT8 twin (:func:`quantize_once`, calibrated at
-    ``shape``). ``detector`` itself is left as it is."""
+    ``shape``); ``executorch`` (paths ``executorch``/``executorch int8``):
+    its ExecuTorch programs (NMS on the host), fp32 for H and W up to the
+    largest of ``sizes``, INT8 one per size (an INT8 program has one
+    size), calibrated on seeded random inputs. ``detector`` itself is left
+    as it is."""
     from mmshuffle.deploy.detection import DetectorForExport, export_detector
     files = dict(fp32=os.path.join(directory, f'{name}.onnx'))
     export_detector(DetectorForExport(copy.deepcopy(detector)),
                     files['fp32'], shape=tuple(shape))
     if int8:
         files['int8'] = quantize_once(files['fp32'], shape)
+    from mmshuffle.deploy.detection import UnsupportedDetectorError
+    from mmshuffle.deploy.detection.export import export_detector_pte
+    if executorch:
+        try:  # two-stage detectors have no ExecuTorch program
+            DetectorForExport(copy.deepcopy(detector), nms='host')
+        except UnsupportedDetectorError as err:
+            files['unsupported'] = str(err)
+            return files
+    if 'executorch' in executorch:
+        files['executorch'] = os.path.join(directory, f'{name}.pte')
+        export_detector_pte(
+            DetectorForExport(copy.deepcopy(detector), nms='host'),
+            files['executorch'], (max(sizes), ) * 2)
+    if 'executorch int8' in executorch:
+        files['executorch int8'] = {}
+        for size in sizes:
+            path = os.path.join(directory, f'{name}_int8_{size}.pte')
+            export_detector_pte(
+                DetectorForExport(copy.deepcopy(detector), nms='host'), path,
+                (size, size),
+                calibration=random_inputs((size, size), CALIB_INPUTS))
+            files['executorch int8'][size] = path
     return files
+
+
+def executorch_runner(paths, threads: int) -> Callable:
+    """``x (torch) -> (dets, labels)`` of ExecuTorch detector programs
+    (host NMS included): one ``path``, or ``{size: path}`` (INT8, one
+    program per input size)."""
+    from mmshuffle.deploy.runtime import DetectionSession, load_runtime
+    sessions = {size: DetectionSession(load_runtime(path, 'executorch',
+                                                    threads))
+                for size, path in (paths.items() if isinstance(paths, dict)
+                                   else [(None, paths)])}
+
+    def run(x):
+        session = sessions.get(x.shape[-1], sessions.get(None))
+        return session(x.numpy())
+
+    first = next(iter(sessions.values()))
+    run.precision = first.runtime.precision
+    return run
 
 
 def count_detections(path: str, output) -> int:
@@ -128,6 +174,8 @@ def detector_runners(detector: nn.Module, files: Dict[str, str],
             fns[path] = detector_forward(detector)
         elif path == 'pytorch':
             fns[path] = detector_predict(detector)
+        elif path.startswith('executorch'):
+            fns[path] = executorch_runner(files[path], threads)
         elif path in E2E_PATHS:
             backend, *int8 = path.split()
             fns[path] = runtime_runner(files['int8' if int8 else 'fp32'],
@@ -178,7 +226,9 @@ def bench_detectors(models: Dict[str, nn.Module],
         raise ValueError(f'reference {reference!r} is not one of the '
                          f'models {sorted(models)}')
     exported = [p for p in paths if p not in ('forward', 'pytorch')]
-    int8 = any(p.endswith('int8') for p in exported)
+    int8 = any(p.endswith('int8') and not p.startswith('executorch')
+               for p in exported)
+    executorch = [p for p in exported if p.startswith('executorch')]
     previous = torch.get_num_threads()
     rows = []
     with contextlib.ExitStack() as stack:
@@ -195,13 +245,19 @@ def bench_detectors(models: Dict[str, nn.Module],
                             f'{" and quantizing it" if int8 else ""}')
                         files[name] = export_detector_files(
                             model, directory, name, (min(sizes), ) * 2,
-                            int8)
+                            int8, sizes, executorch)
+                        if 'unsupported' in files[name]:
+                            log(f'{name}: no ExecuTorch program: '
+                                f'{files[name]["unsupported"]}')
             for num_threads in threads:
                 torch.set_num_threads(num_threads)
                 fns = {}
                 for name, model in models.items():
                     wanted = [p for p in paths if name != reference
                               or p in ('forward', 'pytorch')]
+                    if 'unsupported' in files.get(name, {}):
+                        wanted = [p for p in wanted
+                                  if not p.startswith('executorch')]
                     for path, fn in detector_runners(
                             model, files.get(name, {}), wanted,
                             num_threads).items():

@@ -28,26 +28,21 @@ def greedy_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
     equal scores), at most ``max_output``. A box is dropped when its IoU
     with a kept, higher-scoring box is above ``iou_threshold``."""
     boxes = np.asarray(boxes, np.float32)
-    order = np.argsort(-np.asarray(scores, np.float32), kind='stable')
+    remaining = np.argsort(-np.asarray(scores, np.float32), kind='stable')
     x1, y1, x2, y2 = (boxes[:, i] for i in range(4))
     areas = (x2 - x1) * (y2 - y1)
-    suppressed = np.zeros(len(boxes), bool)
+    threshold = np.float32(iou_threshold)
     keep = []
-    for pos, i in enumerate(order):
-        if suppressed[i]:
-            continue
+    while remaining.size and len(keep) < max_output:
+        i, rest = remaining[0], remaining[1:]
         keep.append(i)
-        if len(keep) == max_output:
-            break
-        rest = order[pos + 1:]
-        rest = rest[~suppressed[rest]]
         width = np.maximum(np.float32(0), np.minimum(x2[i], x2[rest]) -
                            np.maximum(x1[i], x1[rest]))
         height = np.maximum(np.float32(0), np.minimum(y2[i], y2[rest]) -
                             np.maximum(y1[i], y1[rest]))
         inter = width * height
-        iou = inter / (areas[i] + areas[rest] - inter)
-        suppressed[rest[iou > np.float32(iou_threshold)]] = True
+        remaining = rest[~(inter / (areas[i] + areas[rest] - inter) >
+                           threshold)]
     return np.asarray(keep, np.int64)
 
 
