@@ -1,5 +1,6 @@
 """Helpers shared by the test modules (one copy, imported everywhere)."""
 import math
+import os
 import os.path as osp
 import re
 
@@ -133,6 +134,20 @@ def make_tiny_toy_data(root, cls=None, det=None):
     if det:
         make_toy_detection(
             osp.join(str(root), 'data', 'toy_det'), *det, progress=False)
+
+
+def toy_val_batch(root):
+    """The toy detection val images that ``make_tiny_toy_data`` wrote under
+    ``root``, normalised as the toy detectors' data preprocessor does (RGB,
+    ImageNet mean/std): one (N, 3, H, W) float32 batch."""
+    from mmcv import imread
+    mean = np.array([123.675, 116.28, 103.53], np.float32)
+    std = np.array([58.395, 57.12, 57.375], np.float32)
+    folder = osp.join(str(root), 'data', 'toy_det', 'val')
+    return np.stack([
+        ((imread(osp.join(folder, name))[..., ::-1] - mean) / std
+         ).transpose(2, 0, 1) for name in sorted(os.listdir(folder))
+    ]).astype(np.float32)
 
 
 @torch.no_grad()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 from helpers import (LITE, TOY_DET, build_detector, make_tiny_toy_data,
-                     run_tool_in_process)
+                     run_tool_in_process, toy_val_batch)
 
 from mmshuffle.deploy.detection import (DetectorForExport,
                                         UnsupportedDetectorError)
@@ -246,13 +246,7 @@ def test_detector_program_box_for_box_and_int8(tmp_path, capsys,
     assert int8_dets.shape == (1, 100, 5)
     # on the val images it was calibrated on, the INT8 program finds the
     # fp32 program's confident boxes
-    from mmcv import imread
-    mean = np.array([123.675, 116.28, 103.53], np.float32)
-    std = np.array([58.395, 57.12, 57.375], np.float32)
-    images = np.stack([
-        ((imread(str(p))[..., ::-1] - mean) / std).transpose(2, 0, 1)
-        for p in sorted((tmp_path / 'data' / 'toy_det' / 'val').iterdir())
-    ]).astype(np.float32)
+    images = toy_val_batch(tmp_path)
     ref, _ = DetectionSession(runtime)(images)
     got, _ = DetectionSession(quantized)(images)
     best = []

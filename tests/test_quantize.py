@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 import pytest
 from helpers import (LITE, in_own_process, make_tiny_toy_data,
-                     run_tool_in_process)
+                     run_tool_in_process, toy_val_batch)
 
 from mmshuffle.deploy.detection import split_detections
 from mmshuffle.deploy.metadata import read_metadata
@@ -69,13 +69,7 @@ def test_int8_detector_finds_the_float_boxes(tmp_path, lite_export):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / 'det_int8.bin').is_file()
 
-    from mmcv import imread
-    mean = np.array([123.675, 116.28, 103.53], np.float32)
-    std = np.array([58.395, 57.12, 57.375], np.float32)
-    images = np.stack([
-        ((imread(str(p))[..., ::-1] - mean) / std).transpose(2, 0, 1)
-        for p in sorted((tmp_path / 'data' / 'toy_det' / 'val').iterdir())
-    ]).astype(np.float32)
+    images = toy_val_batch(tmp_path)
     reference = split_detections(
         *DetectionSession(load_runtime(str(fp32)))(images))
     for path, backend in ((int8, 'onnxruntime'), (xml, 'openvino')):
