@@ -77,6 +77,8 @@ setup(
         'openvino': ['openvino>=2024.0'],
         # ExecuTorch programs with the XNNPACK delegate (and PT2E INT8)
         'executorch': ['executorch>=1.5'],
+        # ncnn models, converted by pnnx
+        'ncnn': ['ncnn>=1.0.20261020', 'pnnx>=20261020'],
     },
     zip_safe=False,
 )

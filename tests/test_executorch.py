@@ -164,8 +164,8 @@ def test_classifier_program_fp32_and_int8(tmp_path, capsys,
     with pytest.raises(ValueError, match='exported for'):
         ClassificationSession(runtime)(np.zeros((1, 3, 32, 32), np.float32))
     # benchmark.py cls --paths executorch runs the program it finds
-    from mmshuffle.analysis.bench.classifiers import executorch_runner
-    run = executorch_runner(None, str(tmp_path), 'cls', (64, 64), 1, False)
+    from mmshuffle.analysis.bench.classifiers import mobile_runner
+    run = mobile_runner(None, str(tmp_path), 'cls', (64, 64), 1)
     np.testing.assert_allclose(run(x), expected, atol=1e-4)
 
     code, out, err = run_tool_in_process(
@@ -221,8 +221,8 @@ def test_detector_program_box_for_box_and_int8(tmp_path, capsys,
     with pytest.raises(ValueError, match='must be at most'):
         session(np.zeros((1, 3, 352, 320), np.float32))
     # benchmark.py det --paths executorch: host NMS included
-    from mmshuffle.analysis.bench.detectors import executorch_runner
-    bench_dets, _ = executorch_runner(fp32, 1)(torch.from_numpy(small))
+    from mmshuffle.analysis.bench.detectors import host_runner
+    bench_dets, _ = host_runner(fp32, 1)(torch.from_numpy(small))
     np.testing.assert_array_equal(bench_dets, dets)
 
     code, out, err = run_tool_in_process(

@@ -2,14 +2,16 @@
 result.
 
     python tools/infer.py CONFIG WEIGHTS INPUT [INPUT ...] [--out-dir DIR]
-        [--backend pytorch|onnxruntime|openvino|executorch] [--threads N]
+        [--backend pytorch|onnxruntime|openvino|executorch|ncnn]
+        [--threads N]
         [--score-thr 0.3] [--batch 1] [--max-pixels 100000000]
 
 INPUT: image files, folders (their images, not recursive) or glob patterns
 (quote them). WEIGHTS: a checkpoint (``.pth``, run in PyTorch) or a model
 exported by ``tools/deployment/export.py`` (``.onnx``, or an OpenVINO
-IR ``.xml``; run in onnxruntime or OpenVINO, f32; or an ExecuTorch ``.pte``
-program, run in ExecuTorch with XNNPACK). The backend defaults to
+IR ``.xml``; run in onnxruntime or OpenVINO, f32; an ExecuTorch ``.pte``
+program, run in ExecuTorch with XNNPACK; or an ncnn ``.param`` graph, its
+``.bin`` and ``.json`` beside it). The backend defaults to
 what WEIGHTS is. Each image is decoded once
 (:func:`mmshuffle.apis.images.read_image`: EXIF orientation applied,
 grayscale, transparency, CMYK and 16-bit files turned into 8-bit RGB, large
@@ -47,14 +49,16 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('weights', help='checkpoint (.pth) or exported '
-                        'model (.onnx, OpenVINO .xml, ExecuTorch .pte)')
+                        'model (.onnx, OpenVINO .xml, ExecuTorch .pte, ncnn '
+                        '.param)')
     parser.add_argument('inputs', nargs='+', metavar='INPUT',
                         help='images, folders or glob patterns')
     parser.add_argument('--out-dir', default='work_dirs/infer',
                         help='where pictures and predictions go')
     parser.add_argument('--backend', choices=BACKENDS,
                         help='default: pytorch for a .pth, onnxruntime for '
-                        'a .onnx, openvino for a .xml, executorch for a .pte')
+                        'a .onnx, openvino for a .xml, executorch for a .pte, '
+                        'ncnn for a .param')
     parser.add_argument('--threads', type=int, default=0,
                         help='runtime threads (0 = all cores)')
     parser.add_argument('--score-thr', type=float, default=0.3,
@@ -69,9 +73,9 @@ def parse_args(argv=None):
 
 
 def default_backend(weights):
+    from mmshuffle.deploy.runtime import DEFAULT_BACKEND
     ext = osp.splitext(weights)[1].lower()
-    return {'.onnx': 'onnxruntime', '.xml': 'openvino',
-            '.pte': 'executorch'}.get(ext, 'pytorch')
+    return DEFAULT_BACKEND.get(ext, 'pytorch')
 
 
 def check_args(args):

@@ -25,7 +25,7 @@ from mmshuffle.engine.configs import (build_data_preprocessor, build_model,
 __all__ = ['BACKENDS', 'Predictor', 'test_pipeline', 'prepare_image']
 
 #: the backends a :class:`Predictor` runs
-BACKENDS = ('pytorch', 'onnxruntime', 'openvino', 'executorch')
+BACKENDS = ('pytorch', 'onnxruntime', 'openvino', 'executorch', 'ncnn')
 
 
 class Predictor:

@@ -102,7 +102,8 @@ from mmshuffle.engine.configs import (build_model, class_names, palette_of,
                                       task_of)
 
 #: each format's file
-FORMATS = {'onnx': '.onnx', 'openvino': '.xml', 'executorch': '.pte'}
+FORMATS = {'onnx': '.onnx', 'openvino': '.xml', 'executorch': '.pte',
+           'ncnn': '.param'}
 
 
 def parse_args(argv=None, default_format='onnx', doc=__doc__):
@@ -110,13 +111,19 @@ def parse_args(argv=None, default_format='onnx', doc=__doc__):
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('--out', required=True,
-                        help='the file: .onnx, .xml (openvino) or .pte')
+                        help='the file: .onnx, .xml (openvino), .pte '
+                        '(executorch) or .param (ncnn: .bin and .json '
+                        'beside it)')
     parser.add_argument('--format', choices=tuple(FORMATS),
                         default=default_format,
                         help=f'what to write (default {default_format})')
     parser.add_argument(
         '--int8', action='store_true',
         help='quantize to INT8, calibrated through the test pipeline')
+    parser.add_argument(
+        '--fp16', action='store_true',
+        help="ncnn: store the weights in fp16 and run ncnn's fp16 paths "
+        '(not held to --tolerance)')
     parser.add_argument('--calib-images', '--calib', type=int, default=64,
                         help='calibration images (default 64)')
     parser.add_argument('--calib-dir',
@@ -171,13 +178,21 @@ def check_args(args):
     if not args.out.endswith(ext):
         raise CLIError(f'--format {args.format} writes a {ext} file; --out '
                        f'must name one, got {args.out!r}')
-    if args.format == 'executorch':
+    if args.format in ('executorch', 'ncnn'):
         for flag in ('dynamic_batch', 'image_hw'):
             if getattr(args, flag):
                 raise CLIError(
                     f'--{flag.replace("_", "-")} does not apply to '
-                    '--format executorch (batch 1; the host clips each '
+                    f'--format {args.format} (batch 1; the host clips each '
                     "image's boxes)")
+    if args.fp16 and args.format != 'ncnn':
+        raise CLIError(f'--fp16 applies to --format ncnn, not '
+                       f'{args.format}')
+    if args.int8 and args.format == 'ncnn':
+        raise CLIError(
+            "--int8 does not apply to --format ncnn: ncnn's INT8 needs its "
+            'ncnn2table/ncnn2int8 tools, which the pip packages do not '
+            'ship (export fp32, or --fp16)')
     if args.int8:
         if args.calib_images < 1:
             raise CLIError(f'--calib-images must be >= 1, got '
@@ -248,9 +263,9 @@ def main(argv=None, default_format='onnx', doc=__doc__):
     # the check compares with the model as trained (eval mode), not with
     # the deploy form that gets exported
     reference = copy.deepcopy(wrapped).eval()
-    if args.format == 'executorch':
-        return export_module_executorch(args, cfg, wrapped, reference,
-                                        shape, names, meta)
+    if args.format in ('executorch', 'ncnn'):
+        return export_module_mobile(args, cfg, wrapped, reference, shape,
+                                    names, meta)
     with _onnx_first(args) as onnx_path:
         try:
             export_onnx(wrapped, onnx_path, shape, args.dynamic_batch,
@@ -320,21 +335,36 @@ def _finish_onnx(args, cfg, onnx_path):
 
 
 
-def export_module_executorch(args, cfg, wrapped, reference, shape, names,
-                             meta):
-    """A classifier or backbone as an ExecuTorch program, checked on a
-    random input against PyTorch."""
+def export_module_mobile(args, cfg, wrapped, reference, shape, names,
+                         meta):
+    """A classifier or backbone as an ExecuTorch program or an ncnn model,
+    checked on a random input against PyTorch."""
     import numpy as np
     import torch
+    if args.format == 'executorch':
+        from mmshuffle.deploy.executorch import ExecuTorchExportError as \
+            ExportError
+        from mmshuffle.deploy.executorch import export_module_pte
+        inputs = calibration(args, cfg, meta) if args.int8 else None
+        kind = 'INT8' if args.int8 else 'fp32'
+        runtime_name, detail = 'ExecuTorch', f'ExecuTorch, XNNPACK, {kind}'
 
-    from mmshuffle.deploy.executorch import (ExecuTorchExportError,
-                                             export_module_pte)
-    inputs = calibration(args, cfg, meta) if args.int8 else None
+        def export():
+            export_module_pte(wrapped, args.out, shape, meta, names, inputs)
+    else:
+        from mmshuffle.deploy.ncnn import NcnnExportError as ExportError
+        from mmshuffle.deploy.ncnn import export_module_ncnn
+        kind = 'fp16' if args.fp16 else 'fp32'
+        runtime_name, detail = 'ncnn', f'ncnn (pnnx), {kind}'
+
+        def export():
+            export_module_ncnn(wrapped, args.out, shape, meta, names,
+                               args.fp16)
     try:
-        export_module_pte(wrapped, args.out, shape, meta, names, inputs)
-    except (ExecuTorchExportError, ValueError, ImportError) as err:
+        export()
+    except (ExportError, ValueError, ImportError) as err:
         raise CLIError(str(err)) from None
-    runtime = load_runtime(args.out, 'executorch')
+    runtime = load_runtime(args.out, args.format)
     x = torch.randn(1, 3, *shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = reference(x)
@@ -343,16 +373,15 @@ def export_module_executorch(args, cfg, wrapped, reference, shape, names,
     outputs = runtime(x.numpy())
     worst = max(float(np.abs(o - e.numpy()).max())
                 for o, e in zip(outputs, expected))
-    kind = 'INT8' if args.int8 else 'fp32'
-    print(f'batch 1: max |PyTorch - ExecuTorch {kind}| = {worst:.3g}')
+    print(f'batch 1: max |PyTorch - {runtime_name} {kind}| = {worst:.3g}')
     if args.int8:
         print(f'quantized to INT8 (PT2E, XNNPACK) on {len(inputs)} images '
               f'of {args.calib_dir or "the val set"} through the test '
               'pipeline; its accuracy: tools/deployment/test_onnx.py')
-    print(f'exported {args.out} (ExecuTorch, XNNPACK, {kind}; input '
-          f'1x3x{shape[0]}x{shape[1]}; outputs {", ".join(names)})')
-    if not args.int8 and not worst <= args.tolerance:
-        print(f'error: ExecuTorch differs from PyTorch by {worst:.3g} > '
+    print(f'exported {args.out} ({detail}; input 1x3x{shape[0]}x{shape[1]}'
+          f'; outputs {", ".join(names)})')
+    if kind == 'fp32' and not worst <= args.tolerance:
+        print(f'error: {runtime_name} differs from PyTorch by {worst:.3g} > '
               f'--tolerance {args.tolerance}', file=sys.stderr)
         sys.exit(1)
 
@@ -384,6 +413,7 @@ def set_nms_pre(model, nms_pre: int) -> str:
 
 def export_detection(args, cfg, model, meta):
     executorch = args.format == 'executorch'
+    host = args.format in ('executorch', 'ncnn')
     if args.nms_pre is not None:
         head = set_nms_pre(model, args.nms_pre)
         meta['nms_pre'] = str(args.nms_pre)
@@ -391,9 +421,12 @@ def export_detection(args, cfg, model, meta):
     try:
         wrapped = DetectorForExport(model, raw_input=args.raw_input,
                                     image_hw_input=args.image_hw,
-                                    nms='host' if executorch else 'graph')
+                                    nms='host' if host else 'graph',
+                                    decode='host' if args.format == 'ncnn'
+                                    else 'graph')
     except UnsupportedDetectorError as err:
-        where = ' to ExecuTorch' if executorch else ''
+        where = {'executorch': ' to ExecuTorch', 'ncnn': ' to ncnn'}.get(
+            args.format, '')
         raise CLIError(f'cannot export {args.config!r}{where}: {err}') \
             from None
     divisor = wrapped.size_divisor
@@ -407,6 +440,31 @@ def export_detection(args, cfg, model, meta):
         raise CLIError(f'--shape: {err}') from None
     reference = copy.deepcopy(model).eval()
     batches, source = check_batches(cfg, args.check_images)
+    if args.format == 'ncnn':
+        from mmshuffle.deploy.detection.export import export_detector_ncnn
+        from mmshuffle.deploy.ncnn import NcnnExportError
+        try:
+            export_detector_ncnn(wrapped, args.out, shape, meta, args.fp16)
+        except (NcnnExportError, UnsupportedDetectorError, ValueError,
+                ImportError) as err:
+            raise CLIError(f'cannot export {args.config!r} to ncnn: {err}') \
+                from None
+        from mmshuffle.deploy.ncnn import read_ncnn_metadata
+        pixels = 'raw 0-255 pixels' if args.raw_input else 'normalised'
+        size = f'1x3xHxW, H and W multiples of {divisor}' if \
+            read_ncnn_metadata(args.out)['dynamic_hw'] == 'true' else \
+            f'1x3x{shape[0]}x{shape[1]} (pnnx fixed a size in the graph; ' \
+            'smaller images are padded)'
+        print(f'exported {args.out} (ncnn (pnnx), '
+              f'{"fp16" if args.fp16 else "fp32"}; input {size}, {pixels}; '
+              "outputs the head's maps, which mmshuffle.deploy.detection."
+              'host decodes and NMSes)')
+        if args.fp16:
+            print('fp16: not compared box for box (its accuracy: '
+                  'tools/deployment/test_onnx.py)')
+            return
+        return check_detections(args, wrapped, reference, batches, source,
+                                 args.out, 'ncnn')
     if executorch:
         runtime_name = 'executorch'
         with_meta = dict(wrapped.metadata(), **meta)

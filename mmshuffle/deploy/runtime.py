@@ -5,8 +5,10 @@
 
 ``backend`` is ``onnxruntime`` (an ``.onnx`` file), ``openvino`` (an
 ``.onnx`` file or OpenVINO's own IR, ``.xml`` beside its ``.bin``) or
-``executorch`` (a ``.pte`` program with the XNNPACK delegate, exported at a
-fixed input size: :mod:`mmshuffle.deploy.executorch`).
+``executorch`` (a ``.pte`` program with the XNNPACK delegate:
+:mod:`mmshuffle.deploy.executorch`) or ``ncnn`` (a ``.param`` graph, its
+``.bin`` weights and ``.json`` metadata beside it:
+:mod:`mmshuffle.deploy.ncnn`).
 OpenVINO's CPU plugin runs in bf16 by default on CPUs with bf16 units;
 :class:`Runtime` asks it for f32 (``INFERENCE_PRECISION_HINT``), and
 :attr:`Runtime.precision` says what the plugin actually uses. The same
@@ -24,10 +26,13 @@ import numpy as np
 from .metadata import InputSpec
 from .standalone import to_original_image  # noqa: F401  (re-exported)
 
-BACKENDS = ('onnxruntime', 'openvino', 'executorch')
+BACKENDS = ('onnxruntime', 'openvino', 'executorch', 'ncnn')
 #: the model files each backend reads
 EXTENSIONS = {'onnxruntime': ('.onnx', ), 'openvino': ('.onnx', '.xml'),
-              'executorch': ('.pte', )}
+              'executorch': ('.pte', ), 'ncnn': ('.param', )}
+#: the backend a model file runs on by default, by its extension
+DEFAULT_BACKEND = {'.onnx': 'onnxruntime', '.xml': 'openvino',
+                   '.pte': 'executorch', '.param': 'ncnn'}
 
 
 class Runtime:
@@ -116,12 +121,26 @@ class Runtime:
         self.precision = 'int8' if self.metadata.get(
             'precision') == 'int8' else 'f32'
 
+    def _load_ncnn(self):
+        import json
+
+        from .ncnn import NcnnProgram
+        self._program = NcnnProgram(self.path, self.threads)
+        self.metadata = self._program.metadata
+        self.input_shapes = self._program.input_shapes
+        self.input_names = json.loads(self.metadata.get(
+            'input_names', '["input"]'))
+        self.output_names = json.loads(self.metadata.get(
+            'output_names', 'null')) or [
+                f'output{i}' for i in range(self._program.num_outputs)]
+        self.precision = self._program.precision
+
     def __call__(self, *inputs: np.ndarray) -> List[np.ndarray]:
         if len(inputs) != len(self.input_names):
             raise ValueError(f'{self.path!r} takes {len(self.input_names)} '
                              f'input(s), got {len(inputs)}')
         arrays = [np.ascontiguousarray(x) for x in inputs]
-        if self.backend == 'executorch':
+        if self.backend in ('executorch', 'ncnn'):
             return self._program(*arrays)
         if self.backend == 'onnxruntime':
             return self._session.run(
@@ -199,7 +218,9 @@ class DetectionSession(_Session):
     before NMS (metadata ``nms: host``, ExecuTorch's) gets its candidates
     finished by :func:`~.detection.host.host_nms`, which clips each image's
     boxes to its size; a program of one size (INT8 ExecuTorch) gets the
-    batch padded to it."""
+    batch padded to it. A network without its decoding (metadata ``decode:
+    host``, ncnn's) gets its head's maps decoded by
+    :func:`~.detection.host.host_candidates` first."""
 
     def __init__(self, runtime: Runtime):
         if runtime.metadata.get('task') != 'detection':
@@ -234,7 +255,13 @@ class DetectionSession(_Session):
                 from .executorch import pad_input
                 inputs = pad_input(inputs, self.fixed_hw, InputSpec(
                     {'pad_value': str(self.input.pad_value)}))
-            boxes, scores, labels = self._run(inputs)[:3]
+            if self.runtime.metadata.get('decode') == 'host':
+                from .detection.host import host_candidates
+                boxes, scores, labels = host_candidates(
+                    self._run(inputs), self.runtime.metadata,
+                    inputs.shape[2:])
+            else:
+                boxes, scores, labels = self._run(inputs)[:3]
             return host_nms(boxes, scores, labels, self.runtime.metadata,
                             image_hw)
         if self.takes_image_hw:

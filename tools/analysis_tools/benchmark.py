@@ -22,7 +22,8 @@ the mmshuffle classifier against mmpretrain's, same architecture.
 
 ``cls`` also measures OpenVINO (asked for f32; the row records the
 precision that ran) and INT8 (onnxruntime static QDQ quantization) on the
-mmshuffle export, ShuffleNetV2+ Small/Medium/Large (ratio against
+mmshuffle export, ExecuTorch (``--paths executorch 'executorch int8'``) and
+ncnn (``--paths ncnn``), ShuffleNetV2+ Small/Medium/Large (ratio against
 ShuffleNetV2 1x torchvision eager), and with ``--profile`` where
 onnxruntime spends the ShuffleNetV2 1x call (its profiler, per operator
 type, fp32 and INT8, 1 thread).
@@ -42,8 +43,10 @@ graph of ``tools/deployment/pytorch2onnx.py`` (OpenVINO asked for f32),
 ``onnxruntime int8``/``openvino int8`` its INT8 QDQ twin. The reference runs
 the PyTorch paths only. ``executorch``/``executorch int8`` run the ExecuTorch
 programs of ``tools/deployment/export.py --format executorch`` (XNNPACK; NMS on
-the host, numpy, included in the time; an INT8 program per size); two-stage
-detectors have none and get no rows there. For the end-to-end paths the score
+the host, numpy, included in the time; an INT8 program per size); ``ncnn``
+runs the ncnn model of ``--format ncnn`` (pnnx, fp32; decoding and NMS on the
+host, numpy, included in the time); two-stage detectors have neither and get
+no rows there. For the end-to-end paths the score
 threshold of the test settings is set to 0
 (:func:`mmshuffle.analysis.bench.detectors.zero_score_threshold`, sigmoid and
 softmax heads alike): every candidate then clears it, so that NMS works on the

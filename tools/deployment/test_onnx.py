@@ -1,16 +1,18 @@
-"""Evaluate an exported ONNX (or OpenVINO IR, or ExecuTorch) classifier or
-detector on a config's test set, with the config's own data pipeline and
+"""Evaluate an exported ONNX (or OpenVINO IR, ExecuTorch or ncnn) classifier
+or detector on a config's test set, with the config's own data pipeline and
 evaluator.
 
-    python tools/deployment/test_onnx.py CONFIG MODEL.onnx|MODEL.xml|MODEL.pte
-        [--backend onnxruntime|openvino|executorch] [--threads N]
+    python tools/deployment/test_onnx.py CONFIG
+        MODEL.onnx|MODEL.xml|MODEL.pte|MODEL.param
+        [--backend onnxruntime|openvino|executorch|ncnn] [--threads N]
         [--out FILE.pkl] [--cfg-options KEY=VALUE ...]
 
 The images go through the config's test pipeline and ``data_preprocessor``
 (the same normalised tensors ``tools/test.py`` feeds PyTorch), the model runs
 in onnxruntime, OpenVINO (f32: OpenVINO's bf16 default is overridden; the
-precision that ran is printed) or ExecuTorch (XNNPACK; a detector's NMS on
-the host, :mod:`mmshuffle.deploy.detection.host`), and the config's
+precision that ran is printed), ExecuTorch (XNNPACK; a detector's NMS on
+the host, :mod:`mmshuffle.deploy.detection.host`) or ncnn (a detector's
+decoding and NMS on the host), and the config's
 ``test_evaluator`` computes
 the metrics, printed like ``tools/test.py`` does (``metrics {json}``).
 
@@ -29,7 +31,8 @@ from mmengine.config import DictAction
 
 import mmshuffle  # noqa: F401  (registers transforms and loaders)
 from mmshuffle.datasets.checks import check_dataloader
-from mmshuffle.deploy.runtime import (BACKENDS, ClassificationSession,
+from mmshuffle.deploy.runtime import (BACKENDS, DEFAULT_BACKEND,
+                                      ClassificationSession,
                                       DetectionSession, load_runtime,
                                       to_original_image)
 from mmshuffle.engine.cli import (CLIError, fix_dataloaders, format_metrics,
@@ -44,10 +47,12 @@ def parse_args(argv=None):
     parser.add_argument('config')
     parser.add_argument(
         'model', help='the exported model: .onnx, .xml (OpenVINO IR) '
-        'with --backend openvino, .pte with --backend executorch')
+        'with --backend openvino, .pte with --backend executorch, .param '
+        'with --backend ncnn')
     parser.add_argument('--backend', choices=BACKENDS,
                         help='the runtime (default: openvino for a .xml, '
-                        'executorch for a .pte, else onnxruntime)')
+                        'executorch for a .pte, ncnn for a .param, else '
+                        'onnxruntime)')
     parser.add_argument('--threads', type=int, default=0,
                         help='runtime threads (0 = all cores)')
     parser.add_argument(
@@ -94,7 +99,7 @@ def main(argv=None):
         raise CLIError(f'--out must name a .pkl file, got {args.out!r}')
     threads = args.threads or torch.get_num_threads()
     if args.backend is None:
-        args.backend = {'.xml': 'openvino', '.pte': 'executorch'}.get(
+        args.backend = DEFAULT_BACKEND.get(
             osp.splitext(args.model)[1].lower(), 'onnxruntime')
     try:
         runtime = load_runtime(args.model, args.backend, threads)

@@ -25,7 +25,9 @@ Every path runs the same architecture at the same input, fp32:
 * ``executorch`` / ``executorch int8``: the deploy form as an ExecuTorch
   program with the XNNPACK delegate (batch 1: a batch runs image by image),
   fp32 and INT8 (PT2E, XNNPACK's quantizer, per-channel symmetric int8
-  weights, calibrated on the same seeded random inputs).
+  weights, calibrated on the same seeded random inputs);
+* ``ncnn``: the deploy form converted by pnnx to an ncnn model, fp32
+  storage and arithmetic (batch 1: a batch runs image by image).
 
 ShuffleNetV2+ (the authors' classifier: SE pooling neck, bias-free head)
 has neither a torchvision nor an mmpretrain model: its ratio is against
@@ -82,13 +84,13 @@ FALLBACK_REFERENCE = ('shufflenet-v2-1x', 'torchvision')
 PATHS = ('torchvision', 'mmpretrain', 'mmshuffle', '+deploy',
          '+channels_last', '+compile', 'onnxruntime',
          'torchvision onnxruntime', 'openvino', 'onnxruntime int8',
-         'openvino int8', 'executorch', 'executorch int8')
+         'openvino int8', 'executorch', 'executorch int8', 'ncnn')
 #: the archs with an mmpretrain model (the training comparison)
 TRAIN_ARCHS = tuple(a for a, v in ARCHS.items() if v[2] is not None)
 #: the paths that run an exported file in a runtime
 RUNTIME_PATHS = ('onnxruntime', 'torchvision onnxruntime', 'openvino',
                  'onnxruntime int8', 'openvino int8', 'executorch',
-                 'executorch int8')
+                 'executorch int8', 'ncnn')
 
 
 def build_arch(arch: str) -> nn.Module:
@@ -151,29 +153,35 @@ def build_paths(arch: str, paths: Sequence[str], shape, threads: int,
                 onnx_path = quantize_once(onnx_path, shape)
             built[path] = runtime_runner(onnx_path, path.split()[0],
                                          threads)
-        elif path in ('executorch', 'executorch int8'):
-            built[path] = executorch_runner(copy.deepcopy(ours), onnx_dir,
-                                            f'mmshuffle_{arch}', shape,
-                                            threads, path.endswith('int8'))
+        elif path in ('executorch', 'executorch int8', 'ncnn'):
+            built[path] = mobile_runner(copy.deepcopy(ours), onnx_dir,
+                                        f'mmshuffle_{arch}', shape, threads,
+                                        path.split()[0],
+                                        path.endswith('int8'))
         else:
             raise ValueError(f'unknown path {path!r}; choose from {PATHS}')
     return built
 
 
-def executorch_runner(model: nn.Module, directory: str, name: str, shape,
-                      threads: int, int8: bool) -> Callable:
+def mobile_runner(model: nn.Module, directory: str, name: str, shape,
+                  threads: int, backend: str = 'executorch',
+                  int8: bool = False) -> Callable:
     """``x (torch, N x 3 x H x W) -> logits`` of ``model`` exported once
-    as an ExecuTorch program (batch 1, run image by image), fp32 or INT8
-    (calibrated on :data:`~.runners.CALIB_INPUTS` seeded random inputs)."""
-    from mmshuffle.deploy.executorch import export_module_pte
+    as an ExecuTorch program (fp32, or INT8 calibrated on
+    :data:`~.runners.CALIB_INPUTS` seeded random inputs) or an ncnn model
+    (fp32); batch 1, run image by image."""
     from mmshuffle.deploy.runtime import ClassificationSession, load_runtime
-    path = os.path.join(directory, f'{name}{"_int8" if int8 else ""}.pte')
-    if not os.path.exists(path):
+    ext = '.pte' if backend == 'executorch' else '.param'
+    path = os.path.join(directory, f'{name}{"_int8" if int8 else ""}{ext}')
+    if not os.path.exists(path) and backend == 'executorch':
+        from mmshuffle.deploy.executorch import export_module_pte
         export_module_pte(model, path, shape, model.metadata(), ['logits'],
                           random_inputs(shape, CALIB_INPUTS) if int8
                           else None)
-    session = ClassificationSession(load_runtime(path, 'executorch',
-                                                 threads))
+    elif not os.path.exists(path):
+        from mmshuffle.deploy.ncnn import export_module_ncnn
+        export_module_ncnn(model, path, shape, model.metadata(), ['logits'])
+    session = ClassificationSession(load_runtime(path, backend, threads))
 
     def run(x):
         return session(x.numpy())

@@ -20,7 +20,9 @@ from .timing import median_p90, random_inputs
 #: tensor -> final boxes: decoding, score threshold, NMS, top-K)
 DET_PATHS = ('forward', 'pytorch', 'onnxruntime', 'openvino',
              'onnxruntime int8', 'openvino int8', 'executorch',
-             'executorch int8')
+             'executorch int8', 'ncnn')
+#: the paths whose files have NMS on the host (single-stage detectors only)
+HOST_PATHS = ('executorch', 'executorch int8', 'ncnn')
 E2E_PATHS = DET_PATHS[1:]
 
 
@@ -95,16 +97,16 @@ def zero_score_threshold(detector: nn.Module) -> int:
 def export_detector_files(detector: nn.Module, directory: str, name: str,
                           shape, int8: bool = False,
                           sizes: Sequence[int] = (),
-                          executorch: Sequence[str] = ()) -> Dict:
+                          mobile: Sequence[str] = ()) -> Dict:
     """Export a copy of ``detector`` end to end
     (:func:`mmshuffle.deploy.detection.export_detector`: normalised input,
     dynamic H and W, batch 1) to ``directory/name.onnx`` and, with
     ``int8``, its INT8 twin (:func:`quantize_once`, calibrated at
-    ``shape``); ``executorch`` (paths ``executorch``/``executorch int8``):
-    its ExecuTorch programs (NMS on the host), fp32 for H and W up to the
-    largest of ``sizes``, INT8 one per size (an INT8 program has one
-    size), calibrated on seeded random inputs. ``detector`` itself is left
-    as it is."""
+    ``shape``); ``mobile`` (paths of :data:`HOST_PATHS`): its ExecuTorch
+    programs (NMS on the host), fp32 for H and W up to the largest of
+    ``sizes``, INT8 one per size (an INT8 program has one size),
+    calibrated on seeded random inputs, and its ncnn model (decoding and
+    NMS on the host). ``detector`` itself is left as it is."""
     from mmshuffle.deploy.detection import DetectorForExport, export_detector
     files = dict(fp32=os.path.join(directory, f'{name}.onnx'))
     export_detector(DetectorForExport(copy.deepcopy(detector)),
@@ -112,19 +114,25 @@ def export_detector_files(detector: nn.Module, directory: str, name: str,
     if int8:
         files['int8'] = quantize_once(files['fp32'], shape)
     from mmshuffle.deploy.detection import UnsupportedDetectorError
-    from mmshuffle.deploy.detection.export import export_detector_pte
-    if executorch:
-        try:  # two-stage detectors have no ExecuTorch program
+    from mmshuffle.deploy.detection.export import (export_detector_ncnn,
+                                                   export_detector_pte)
+    if mobile:
+        try:  # two-stage detectors have no program with host NMS
             DetectorForExport(copy.deepcopy(detector), nms='host')
         except UnsupportedDetectorError as err:
             files['unsupported'] = str(err)
             return files
-    if 'executorch' in executorch:
+    if 'ncnn' in mobile:
+        files['ncnn'] = os.path.join(directory, f'{name}.param')
+        export_detector_ncnn(
+            DetectorForExport(copy.deepcopy(detector), nms='host',
+                              decode='host'), files['ncnn'], tuple(shape))
+    if 'executorch' in mobile:
         files['executorch'] = os.path.join(directory, f'{name}.pte')
         export_detector_pte(
             DetectorForExport(copy.deepcopy(detector), nms='host'),
             files['executorch'], (max(sizes), ) * 2)
-    if 'executorch int8' in executorch:
+    if 'executorch int8' in mobile:
         files['executorch int8'] = {}
         for size in sizes:
             path = os.path.join(directory, f'{name}_int8_{size}.pte')
@@ -136,13 +144,13 @@ def export_detector_files(detector: nn.Module, directory: str, name: str,
     return files
 
 
-def executorch_runner(paths, threads: int) -> Callable:
-    """``x (torch) -> (dets, labels)`` of ExecuTorch detector programs
-    (host NMS included): one ``path``, or ``{size: path}`` (INT8, one
-    program per input size)."""
+def host_runner(paths, threads: int, backend: str = 'executorch'
+                ) -> Callable:
+    """``x (torch) -> (dets, labels)`` of ExecuTorch detector programs or
+    an ncnn model (what runs on the host included): one ``path``, or
+    ``{size: path}`` (INT8 ExecuTorch, one program per input size)."""
     from mmshuffle.deploy.runtime import DetectionSession, load_runtime
-    sessions = {size: DetectionSession(load_runtime(path, 'executorch',
-                                                    threads))
+    sessions = {size: DetectionSession(load_runtime(path, backend, threads))
                 for size, path in (paths.items() if isinstance(paths, dict)
                                    else [(None, paths)])}
 
@@ -174,8 +182,8 @@ def detector_runners(detector: nn.Module, files: Dict[str, str],
             fns[path] = detector_forward(detector)
         elif path == 'pytorch':
             fns[path] = detector_predict(detector)
-        elif path.startswith('executorch'):
-            fns[path] = executorch_runner(files[path], threads)
+        elif path in HOST_PATHS:
+            fns[path] = host_runner(files[path], threads, path.split()[0])
         elif path in E2E_PATHS:
             backend, *int8 = path.split()
             fns[path] = runtime_runner(files['int8' if int8 else 'fp32'],
@@ -226,9 +234,9 @@ def bench_detectors(models: Dict[str, nn.Module],
         raise ValueError(f'reference {reference!r} is not one of the '
                          f'models {sorted(models)}')
     exported = [p for p in paths if p not in ('forward', 'pytorch')]
-    int8 = any(p.endswith('int8') and not p.startswith('executorch')
+    int8 = any(p.endswith('int8') and p not in HOST_PATHS
                for p in exported)
-    executorch = [p for p in exported if p.startswith('executorch')]
+    mobile = [p for p in exported if p in HOST_PATHS]
     previous = torch.get_num_threads()
     rows = []
     with contextlib.ExitStack() as stack:
@@ -245,9 +253,9 @@ def bench_detectors(models: Dict[str, nn.Module],
                             f'{" and quantizing it" if int8 else ""}')
                         files[name] = export_detector_files(
                             model, directory, name, (min(sizes), ) * 2,
-                            int8, sizes, executorch)
+                            int8, sizes, mobile)
                         if 'unsupported' in files[name]:
-                            log(f'{name}: no ExecuTorch program: '
+                            log(f'{name}: no ExecuTorch or ncnn file: '
                                 f'{files[name]["unsupported"]}')
             for num_threads in threads:
                 torch.set_num_threads(num_threads)
@@ -256,8 +264,7 @@ def bench_detectors(models: Dict[str, nn.Module],
                     wanted = [p for p in paths if name != reference
                               or p in ('forward', 'pytorch')]
                     if 'unsupported' in files.get(name, {}):
-                        wanted = [p for p in wanted
-                                  if not p.startswith('executorch')]
+                        wanted = [p for p in wanted if p not in HOST_PATHS]
                     for path, fn in detector_runners(
                             model, files.get(name, {}), wanted,
                             num_threads).items():

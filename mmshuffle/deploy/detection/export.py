@@ -3,6 +3,7 @@ ExecuTorch program."""
 import json
 from typing import Dict, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 
 from .. import ops
@@ -155,3 +156,86 @@ def export_detector_pte(wrapped: DetectorForExport, path: str,
     with torch.no_grad():
         return write_pte(wrapped, examples, path, meta,
                          cls_name(wrapped.detector), shapes)
+
+
+def export_detector_ncnn(wrapped: DetectorForExport, path: str,
+                         shape: Sequence[int] = (320, 320),
+                         metadata: Optional[Dict[str, str]] = None,
+                         fp16: bool = False) -> str:
+    """Export ``wrapped`` (``decode='host'``: the network alone) to the
+    ncnn model ``path`` (a ``.param`` file, :mod:`mmshuffle.deploy.ncnn`):
+    input (1, 3, H, W), H and W any multiples of the size divisor (traced
+    at ``shape``; checked at a larger size after the conversion: a graph
+    that only computes right at ``shape`` gets metadata ``dynamic_hw:
+    false``, and sessions pad smaller images to it); outputs the head's
+    maps, which :func:`~.host.host_candidates` and :func:`~.host.host_nms`
+    finish. mmdet FPNs upsample by a factor of 2 in the export
+    (:func:`exact_upsampling`)."""
+    from ..ncnn import NcnnProgram, update_ncnn_metadata, write_ncnn
+    if not isinstance(wrapped, DetectorForExport) or \
+            wrapped.decode != 'host':
+        raise TypeError('export_detector_ncnn takes a DetectorForExport '
+                        "with decode='host'")
+    exact_upsampling(wrapped.detector)
+    examples, _, _ = _prepare(wrapped, shape, 0)
+    levels = len(wrapped.post.candidates.priors.strides)
+    network = _HeadMaps(wrapped).eval()
+    meta = dict(wrapped.metadata(), **(metadata or {}))
+    meta.update(input_names='["input"]',
+                output_names=json.dumps([f'cls{i}' for i in range(levels)] +
+                                        [f'reg{i}' for i in range(levels)]),
+                input_hw=json.dumps(list(examples[0].shape[2:])),
+                dynamic_hw='true')
+    write_ncnn(network, examples[0], path, meta, cls_name(wrapped.detector),
+               fp16)
+    # pnnx fixes every size it cannot see vary: a graph that holds one (a
+    # resize to another map's size) serves its export size alone, padded
+    step = wrapped.size_divisor
+    height, width = examples[0].shape[2:]
+    other = torch.rand(1, 3, height + step, width + 2 * step) * (
+        255 if wrapped.raw_input else 1)
+    with torch.no_grad():
+        expected = [e.numpy() for e in network(other)]
+    got = NcnnProgram(path)(other.numpy())
+    if not all(o.shape == e.shape and np.allclose(
+            o, e, atol=(0.05 if fp16 else 1e-3) * max(1, np.abs(e).max()))
+               for o, e in zip(got, expected)):
+        update_ncnn_metadata(path, dynamic_hw='false')
+    return path
+
+
+def exact_upsampling(detector: torch.nn.Module) -> int:
+    """Give every mmdet FPN of ``detector`` (``upsample_cfg`` without a
+    scale factor, nearest) ``scale_factor=2``, in place: the same pixels for
+    inputs padded to the size divisor, where each map is twice the next,
+    and a traced graph (pnnx's) that keeps working at other sizes instead
+    of one fixed to the example's maps. The number of necks changed."""
+    changed = 0
+    for module in detector.modules():
+        cfg = getattr(module, 'upsample_cfg', None)
+        if isinstance(cfg, dict) and 'scale_factor' not in cfg and \
+                cfg.get('mode', 'nearest') == 'nearest':
+            module.upsample_cfg = dict(cfg, scale_factor=2.0)
+            changed += 1
+    return changed
+
+
+class _HeadMaps(torch.nn.Module):
+    """A ``decode='host'`` wrapper's network with each weight reachable by
+    one path (pnnx turns a weight it meets under two names, the wrapper's
+    ``detector`` and ``dense.detector``, into a graph input)."""
+
+    def __init__(self, wrapped: DetectorForExport):
+        super().__init__()
+        self.dense = wrapped.dense
+        self.raw_input, self.channel_flip = (wrapped.raw_input,
+                                             wrapped.channel_flip)
+        self.register_buffer('mean', wrapped.mean.clone(), persistent=False)
+        self.register_buffer('std', wrapped.std.clone(), persistent=False)
+
+    def forward(self, x):
+        if self.raw_input:
+            if self.channel_flip:
+                x = x.flip(1)
+            x = (x - self.mean) / self.std
+        return self.dense(x)

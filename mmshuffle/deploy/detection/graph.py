@@ -332,15 +332,26 @@ class DetectorForExport(nn.Module):
             ``'host'``: the graph returns the candidates before NMS and
             :func:`.host.host_nms` finishes them (for runtimes without an
             NMS kernel: ExecuTorch). Single-stage detectors only.
+        decode (str): ``'graph'``; or ``'host'`` (with ``nms='host'``):
+            the graph is the network alone, returning the head's maps
+            (``cls_scores`` then ``bbox_preds``, level by level), and
+            :func:`.host.host_candidates` decodes and selects on the host
+            (for runtimes without top-K: ncnn).
     """
 
     def __init__(self, detector: nn.Module, raw_input: bool = False,
-                 image_hw_input: bool = False, nms: str = 'graph'):
+                 image_hw_input: bool = False, nms: str = 'graph',
+                 decode: str = 'graph'):
         super().__init__()
         check_bool('raw_input', raw_input)
         check_bool('image_hw_input', image_hw_input)
         if nms not in ('graph', 'host'):
             raise ValueError(f"nms must be 'graph' or 'host', got {nms!r}")
+        if decode not in ('graph', 'host') or (decode == 'host' and
+                                               nms != 'host'):
+            raise ValueError("decode must be 'graph', or 'host' with "
+                             f"nms='host', got decode={decode!r}, "
+                             f'nms={nms!r}')
         self.detector = detector.eval()
         self.post = build_postprocess(detector)
         if nms == 'host' and not isinstance(self.post, SingleStagePost):
@@ -352,7 +363,7 @@ class DetectorForExport(nn.Module):
         if nms == 'host' and image_hw_input:
             raise ValueError("image_hw_input does not apply with nms='host' "
                              '(the host clips each image\'s boxes)')
-        self.nms = nms
+        self.nms, self.decode = nms, decode
         if nms == 'host':  # the network alone, for INT8 to quantize
             self.dense = DenseNetwork(detector)
         self.raw_input = raw_input
@@ -395,7 +406,19 @@ class DetectorForExport(nn.Module):
             return meta
         meta.update(
             nms='host', min_bbox_size=str(self.post.min_bbox_size),
-            class_agnostic=json.dumps(self.post.class_agnostic),
+            class_agnostic=json.dumps(self.post.class_agnostic))
+        if self.decode == 'host':
+            levels = len(self.post.candidates.priors.strides)
+            meta.update(
+                decode='host', head=json.dumps(
+                    self.post.candidates.describe()),
+                outputs=json.dumps({
+                    **{f'cls{i}': "N x A*C x h x w: level i's class logits"
+                       for i in range(levels)},
+                    **{f'reg{i}': "N x A*4 x h x w: level i's box "
+                       'regression' for i in range(levels)}}))
+            return meta
+        meta.update(
             outputs=json.dumps({
                 'boxes': 'N x M x 4 float32: candidates before NMS, x1, y1, '
                 "x2, y2 in the input tensor's pixels",
@@ -420,6 +443,8 @@ class DetectorForExport(nn.Module):
             image_hw = torch.stack([one * x.shape[2], one * x.shape[3]])
         else:
             image_hw = image_hw.to(x.dtype)
+        if self.decode == 'host':
+            return self.dense(x)
         if self.nms == 'host':
             outs = self.dense(x)
             half = len(outs) // 2

@@ -14,9 +14,15 @@ per class (mmcv's ``batched_nms``: the class-offset trick) and the top
 ``max_per_img``, into the same ``dets`` (N, K, 5) / ``labels`` (N, K)
 layout as an end-to-end graph's (padding rows: score 0, label -1).
 
+A runtime without top-K either (ncnn) runs the network alone (metadata
+``decode: host``): :func:`host_candidates` turns the head's maps into the
+same candidates, with the priors, box coder and selection its metadata
+``head`` describes (:class:`~.postprocess.DenseCandidates`).
+
 This module imports numpy alone, so a host without torch can ship it.
 """
-from typing import Dict, Optional, Tuple
+import json
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -90,3 +96,115 @@ def host_nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
         dets[n, :count, 4] = score[kept]
         out_labels[n, :count] = label[kept]
     return dets, out_labels
+
+
+def _priors(spec: dict, level: int, height: int, width: int) -> np.ndarray:
+    """One level's priors for an ``height x width`` map, row-major as
+    mmdet's: (h*w*A, 4) anchors or (h*w, 2) points."""
+    stride_w, stride_h = (np.float32(v) for v in spec['strides'][level])
+    offset = np.float32(spec['offset'])
+    xs = (np.arange(width, dtype=np.float32) + offset) * stride_w
+    ys = (np.arange(height, dtype=np.float32) + offset) * stride_h
+    yy, xx = np.meshgrid(ys, xs, indexing='ij')
+    xx, yy = xx.reshape(-1), yy.reshape(-1)
+    if spec['kind'] == 'point':
+        return np.stack([xx, yy], axis=-1)
+    base = np.asarray(spec['base_anchors'][level], np.float32)
+    shifts = np.stack([xx, yy, xx, yy], axis=-1)
+    return (shifts[:, None, :] + base[None]).reshape(-1, 4)
+
+
+def _decode(coder: dict, priors: np.ndarray, preds: np.ndarray,
+            height: int, width: int) -> np.ndarray:
+    """mmdet's ``delta2bbox``/``distance2bbox`` in float32, clipped to the
+    input tensor where the coder clips."""
+    if coder['kind'] == 'distance':
+        boxes = np.concatenate([priors[:, :2] - preds[:, :2],
+                                priors[:, :2] + preds[:, 2:]], axis=-1)
+    else:
+        deltas = preds * np.asarray(coder['stds'], np.float32) + \
+            np.asarray(coder['means'], np.float32)
+        pxy = (priors[:, :2] + priors[:, 2:]) * np.float32(0.5)
+        pwh = priors[:, 2:] - priors[:, :2]
+        dxy_wh, dwh = pwh * deltas[:, :2], deltas[:, 2:]
+        ratio = np.float32(coder['max_ratio'])
+        if coder['add_ctr_clamp']:
+            clamp = np.float32(coder['ctr_clamp'])
+            dxy_wh = np.clip(dxy_wh, -clamp, clamp)
+            dwh = np.minimum(dwh, ratio)
+        else:
+            dwh = np.clip(dwh, -ratio, ratio)
+        gxy, gwh = pxy + dxy_wh, pwh * np.exp(dwh)
+        boxes = np.concatenate([gxy - gwh * np.float32(0.5),
+                                gxy + gwh * np.float32(0.5)], axis=-1)
+    if coder['clip_border']:
+        limit = np.array([width, height, width, height], np.float32)
+        boxes = np.minimum(np.maximum(boxes, np.float32(0)), limit)
+    return boxes.astype(np.float32)
+
+
+def _top(flat: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` largest of ``flat``, by descending value."""
+    if 0 < k < len(flat):
+        index = np.argpartition(-flat, k - 1)[:k]
+        return index[np.argsort(-flat[index], kind='stable')]
+    return np.argsort(-flat, kind='stable')
+
+
+def host_candidates(outputs: Sequence[np.ndarray], meta: Dict[str, str],
+                    input_hw: Optional[Tuple[int, int]] = None
+                    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A ``decode: host`` network's outputs (``cls_scores`` then
+    ``bbox_preds``, (N, A*C, h, w) and (N, A*4, h, w) level by level) ->
+    the candidates ``boxes`` (N, M, 4), ``scores`` (N, M, 0 at or below
+    ``score_thr``), ``labels`` (N, M) that :func:`host_nms` finishes: per
+    level the top ``nms_pre`` (prior, class) pairs, decoded, with boxes
+    clipped to the input tensor (``input_hw``; by default the first
+    level's map times its stride), as the graph of ``decode: graph``
+    does."""
+    spec = json.loads(meta['head']) if isinstance(meta['head'], str) \
+        else meta['head']
+    levels = len(outputs) // 2
+    if len(outputs) != 2 * levels or levels != len(
+            spec['priors']['strides']):
+        raise ValueError(f'the head has {len(spec["priors"]["strides"])} '
+                         f'levels but the network gave {len(outputs)} '
+                         'outputs (cls_scores and bbox_preds per level)')
+    channels, nms_pre = int(spec['cls_channels']), int(spec['nms_pre'])
+    score_thr = np.float32(meta['score_thr'])
+    height, width = input_hw if input_hw is not None else (None, None)
+    num = len(outputs[0])
+    result = [([], [], []) for _ in range(num)]
+    for level in range(levels):
+        cls = np.asarray(outputs[level], np.float32)
+        reg = np.asarray(outputs[levels + level], np.float32)
+        h, w = cls.shape[2:]
+        if height is None:  # the first level's stride gives the input
+            stride_w, stride_h = spec['priors']['strides'][0]
+            height, width = round(h * stride_h), round(w * stride_w)
+        priors = _priors(spec['priors'], level, h, w)
+        for n in range(num):
+            logits = cls[n].transpose(1, 2, 0).reshape(-1, channels)
+            if spec['use_sigmoid']:  # exp overflows to inf: the score is 0
+                with np.errstate(over='ignore'):
+                    prob = np.float32(1) / (np.float32(1) + np.exp(-logits))
+            else:  # softmax; background is the last class
+                e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+                prob = (e / e.sum(axis=-1, keepdims=True))[:, :-1]
+            classes = prob.shape[1]
+            flat = prob.reshape(-1)
+            index = _top(flat, nms_pre)
+            prior_index, label = index // classes, index % classes
+            deltas = reg[n].transpose(1, 2, 0).reshape(-1, 4)
+            box = _decode(spec['coder'], priors[prior_index],
+                          deltas[prior_index], height, width)
+            score = flat[index]
+            boxes, scores, labels = result[n]
+            boxes.append(box)
+            scores.append(np.where(score > score_thr, score, 0))
+            labels.append(label)
+    boxes, scores, labels = (
+        np.stack([np.concatenate(part[i]) for part in result])
+        for i in range(3))
+    return (boxes.astype(np.float32), scores.astype(np.float32),
+            labels.astype(np.int64))

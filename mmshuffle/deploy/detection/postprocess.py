@@ -66,6 +66,17 @@ class PriorGrid(nn.Module):
                 'supported (AnchorGenerator and its subclasses, or '
                 'MlvlPointGenerator)')
 
+    def describe(self) -> dict:
+        """What :func:`.host.host_candidates` needs to make the same
+        priors in numpy."""
+        out = dict(kind=self.kind, strides=[list(s) for s in self.strides],
+                   offset=self.offset)
+        if self.kind == 'anchor':
+            out['base_anchors'] = [
+                getattr(self, f'base{i}').tolist()
+                for i in range(len(self.strides))]
+        return out
+
     def forward(self, level: int, feat: Tensor) -> Tensor:
         """Priors of ``level`` for ``feat`` (N, C, h, w): (h*w*A, 4)
         anchors or (h*w, 2) points, row-major as mmdet's."""
@@ -121,6 +132,16 @@ class BoxDecoder(nn.Module):
             raise UnsupportedDetectorError(
                 f'{where}: box coder {cls_name(coder)} is not supported '
                 '(DeltaXYWHBBoxCoder or DistancePointBBoxCoder)')
+
+    def describe(self) -> dict:
+        """What :func:`.host.host_candidates` needs to decode as
+        :meth:`forward` does, in numpy."""
+        if self.kind == 'distance':
+            return dict(kind='distance', clip_border=self.clip_border)
+        return dict(kind='delta', clip_border=self.clip_border,
+                    means=self.means.tolist(), stds=self.stds.tolist(),
+                    add_ctr_clamp=self.add_ctr_clamp,
+                    ctr_clamp=self.ctr_clamp, max_ratio=self.max_ratio)
 
     def forward(self, priors: Tensor, preds: Tensor,
                 image_hw: Tensor) -> Tensor:
@@ -224,6 +245,13 @@ class DenseCandidates(nn.Module):
             raise UnsupportedDetectorError(
                 f'{where}: a DeltaXYWHBBoxCoder needs anchors, but the '
                 'prior generator gives points')
+
+    def describe(self) -> dict:
+        """The settings :func:`.host.host_candidates` selects with."""
+        return dict(priors=self.priors.describe(),
+                    coder=self.decoder.describe(),
+                    use_sigmoid=self.use_sigmoid,
+                    cls_channels=self.cls_channels, nms_pre=self.nms_pre)
 
     def forward(self, cls_scores: Sequence[Tensor],
                 bbox_preds: Sequence[Tensor], image_hw: Tensor):

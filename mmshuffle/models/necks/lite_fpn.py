@@ -77,8 +77,13 @@ class LiteFPN(BaseModule):
             conv(x) for conv, x in zip(self.lateral_convs, inputs)
         ]
         for i in range(len(laterals) - 1, 0, -1):
+            fine, coarse = laterals[i - 1].shape[2:], laterals[i].shape[2:]
+            # the same pixels; a graph traced with a scale factor (ncnn's,
+            # through pnnx) keeps working at other input sizes
+            size = dict(scale_factor=2.0) if tuple(fine) == (
+                2 * coarse[0], 2 * coarse[1]) else dict(size=fine)
             laterals[i - 1] = laterals[i - 1] + F.interpolate(
-                laterals[i], size=laterals[i - 1].shape[2:], mode='nearest')
+                laterals[i], mode='nearest', **size)
         outs = [conv(x) for conv, x in zip(self.fpn_convs, laterals)]
         for conv in self.extra_convs:
             outs.append(conv(outs[-1]))
