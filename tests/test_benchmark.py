@@ -691,8 +691,12 @@ def test_demo_figures_are_the_recorded_run():
     assert demo_report.headline(record) in ' '.join(
         page('README.md').split())
     assert demo_report.demo_table(record) in page('docs', 'get_started.md')
+    for key in ('executorch', 'ncnn'):  # fp32: box for box
+        check = record['detection']['phone_checks'][key]
+        assert check['matched'] == check['pytorch'] > 0
     deployment = page('docs', 'deployment.md')
     for shown in (demo_report.int8_table(record),
+                  demo_report.phone_table(record),
                   demo_report.weight_bits_table(record),
                   demo_report.metrics_line(record, 'classification'),
                   demo_report.metrics_line(record, 'classification',

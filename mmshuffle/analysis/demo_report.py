@@ -51,6 +51,10 @@ def demo_table(record: Dict) -> str:
          _pair(det['pytorch'])),
         ('the same, end-to-end ONNX file in onnxruntime', _pair(det['onnx'])),
         ('the same, INT8 in onnxruntime', _pair(det['int8'])),
+        ('top-1 as phone exports: ExecuTorch fp32 / ExecuTorch INT8 / ncnn '
+         'fp32', ' / '.join(f'{cls["phone"][k]:.2f}%' for k in PHONE)),
+        *((f'bbox mAP / mAP50 as {words}', _pair(det['phone'][key]))
+          for key, words in PHONE.items()),
         (f'the export\'s check on {check["images"]} test images: PyTorch\'s '
          'boxes matched by onnxruntime\'s',
          f'{check["matched"]} of {check["pytorch"]}'),
@@ -69,6 +73,34 @@ def demo_table(record: Dict) -> str:
         f'{record["machine"]["torch"]}, onnxruntime '
         f'{record["machine"]["onnxruntime"]}: `{RECORD}`.')
     return '\n'.join(lines)
+
+
+#: the phone exports of the record, in its order
+PHONE = {'executorch': 'ExecuTorch fp32', 'executorch_int8':
+         'ExecuTorch INT8', 'ncnn': 'ncnn fp32'}
+
+
+def phone_table(record: Dict) -> str:
+    """docs/deployment.md's table of the phone exports' accuracy."""
+    cls, det = record['classification'], record['detection']
+    checks = det.get('phone_checks', {})
+    head = ' | '.join(PHONE.values())
+    return '\n'.join([
+        f'| model (toy set) | metric | PyTorch | {head} |',
+        '|---|---|---:|' + '---:|' * len(PHONE),
+        '| ShuffleNetV2 1x classifier, 600 val images | top-1 | '
+        f'{cls["top1"]:.2f}% | ' + ' | '.join(
+            f'{cls["phone"][k]:.2f}%' for k in PHONE) + ' |',
+        '| RTMDet-lite ShuffleNetV2 1x, 200 val images | bbox mAP | '
+        f'{det["pytorch"][0]:.3f} | ' + ' | '.join(
+            f'{det["phone"][k][0]:.3f}' for k in PHONE) + ' |',
+        f'| | bbox mAP50 | {det["pytorch"][1]:.3f} | ' + ' | '.join(
+            f'{det["phone"][k][1]:.3f}' for k in PHONE) + ' |',
+        '| | export check: boxes matched box for box | | ' + ' | '.join(
+            f'{checks[k]["matched"]} of {checks[k]["pytorch"]}'
+            if k in checks else 'not compared (INT8)' for k in PHONE) +
+        ' |',
+    ])
 
 
 def int8_table(record: Dict) -> str:

@@ -11,7 +11,11 @@
    (tools/deployment/test_onnx.py); quantizes it to INT8
    (tools/deployment/quantize.py, calibrated on 64 val images through
    the test pipeline) and
-   evaluates that too, with 7-bit weights (the default) and 8-bit ones.
+   evaluates that too, with 7-bit weights (the default) and 8-bit ones;
+   exports it for phones (tools/deployment/export.py): an ExecuTorch
+   program (XNNPACK) in fp32 and in INT8 (PT2E, calibrated on 64 val
+   images through the test pipeline) and an ncnn model (pnnx, fp32), and
+   evaluates each (tools/deployment/test_onnx.py).
 2. Detection: generates the toy detection set if missing (data/toy_det),
    trains RTMDet-lite on ShuffleNet V2 (depthwise PAFPN, shared depthwise
    head, dynamic soft-label assignment, EMA; the toy table's choice,
@@ -22,7 +26,10 @@
    pictures of predicted boxes go to the work dir. Then exports it end to
    end (one ONNX graph, NMS inside; the export checks its boxes against
    PyTorch's on two test images), evaluates the file in onnxruntime,
-   quantizes it to INT8 (7- and 8-bit weights) and evaluates that, runs
+   quantizes it to INT8 (7- and 8-bit weights) and evaluates that,
+   exports it to ExecuTorch (fp32, checked box for box, and INT8) and ncnn
+   (fp32, checked box for box; decoding and NMS on the host) and evaluates
+   each, runs
    tools/infer.py with the ONNX file on four validation images (pictures
    and predictions.json in WORK_DIR/infer) and
    tools/deployment/standalone_infer.py (onnxruntime, numpy and Pillow
@@ -37,11 +44,11 @@ a bar is missed; ``docs/benchmarks/demo.json`` is such a record, and the
 demo figures of README.md and docs/ are rendered from it
 (``mmshuffle.analysis.report``) and checked against it by the tests.
 
-Fails (exit 1) if top-1 < --min-top1, mAP50 < --min-map50, the ONNX
-top-1 differs from PyTorch's by more than one image, the INT8 top-1 is
-more than 1 point below PyTorch's, the ONNX detector's bbox mAP is more
-than 0.005 from PyTorch's, or the INT8 detector's mAP50 more than 0.02
-below PyTorch's.
+Fails (exit 1) if top-1 < --min-top1, mAP50 < --min-map50, an fp32
+export's (ONNX, ExecuTorch, ncnn) top-1 differs from PyTorch's by more
+than one image, an INT8 top-1 (onnxruntime, ExecuTorch) is more than 1
+point below PyTorch's, an fp32 export's bbox mAP is more than 0.005 from
+PyTorch's, or an INT8 detector's mAP50 more than 0.02 below PyTorch's.
 """
 import argparse
 import datetime
@@ -142,11 +149,45 @@ def classification(args, py):
     int8_top1 = parse_metrics(out)['accuracy/top1']
     int8_8bit_top1 = parse_metrics(int8_8bit(
         py, CLS_CONFIG, onnx_path, 'classifier'))['accuracy/top1']
+    phone = {name: metrics['accuracy/top1'] for name, (metrics, _) in
+             phone_exports(py, CLS_CONFIG, ckpt, args.cls_work_dir,
+                           'shufflenet-v2-1x_toy-shapes', 'classifier',
+                           ['--shape', '96']).items()}
     return dict(config=osp.basename(CLS_CONFIG), checkpoint=ckpt,
                 train_seconds=round(seconds, 1), top1=top1,
                 onnx_top1=onnx_top1, int8_top1=int8_top1,
-                int8_8bit_top1=int8_8bit_top1,
+                int8_8bit_top1=int8_8bit_top1, phone=phone,
                 onnx_path=osp.join(ROOT, onnx_path))
+
+
+#: the phone exports of the demo: (record key, words, export.py options,
+#: file suffix)
+PHONE = (('executorch', 'ExecuTorch (XNNPACK) fp32', ['--format',
+                                                     'executorch'], '.pte'),
+         ('executorch_int8', 'ExecuTorch (XNNPACK) INT8',
+          ['--format', 'executorch', '--int8', '--calib-images', '64'],
+          '_int8.pte'),
+         ('ncnn', 'ncnn (pnnx) fp32', ['--format', 'ncnn'], '.param'))
+
+
+def phone_exports(py, config, ckpt, work_dir, stem, what, options=()):
+    """Export ``ckpt`` to each of :data:`PHONE` with
+    tools/deployment/export.py and evaluate the file with test_onnx.py:
+    ``{key: (test metrics, export metrics)}`` (the export's box-for-box
+    check, for an fp32 detector)."""
+    results = {}
+    for key, words, flags, suffix in PHONE:
+        path = osp.join(work_dir, stem + suffix)
+        out, _ = step(f'export the {what} to {words}', [
+            py, 'tools/deployment/export.py', config, ckpt, *flags,
+            *options, '--out', path
+        ], capture=True)
+        check = parse_metrics(out) if 'metrics {' in out else {}
+        out, _ = step(f'evaluate the {what} in {words}', [
+            py, 'tools/deployment/test_onnx.py', config, path
+        ], capture=True)
+        results[key] = (parse_metrics(out), check)
+    return results
 
 
 def int8_8bit(py, config, onnx_path, what):
@@ -201,6 +242,8 @@ def detection(args, py, cls_ckpt):
     int8_metrics = parse_metrics(out)
     int8_8bit_metrics = parse_metrics(int8_8bit(py, DET_CONFIG, onnx_path,
                                                 'detector'))
+    phone = phone_exports(py, DET_CONFIG, ckpt, args.det_work_dir,
+                          'rtmdet-lite_toy-det', 'detector')
     infer_dir = osp.join(args.det_work_dir, 'infer')
     val = sorted(glob.glob(osp.join(ROOT, 'data', 'toy_det', 'val',
                                     '*.png')))[:4]
@@ -226,6 +269,12 @@ def detection(args, py, cls_ckpt):
                     pytorch=int(check['check/pytorch']),
                     onnxruntime=int(check['check/onnxruntime']),
                     matched=int(check['check/matched'])),
+                phone={key: [metrics[k] for k in keys]
+                       for key, (metrics, _) in phone.items()},
+                phone_checks={key: dict(
+                    pytorch=int(check['check/pytorch']),
+                    matched=int(check['check/matched']))
+                    for key, (_, check) in phone.items() if check},
                 standalone=same_predictions(infer_dir, standalone_dir),
                 pictures=osp.join(ROOT, show_dir),
                 onnx_path=osp.join(ROOT, onnx_path),
@@ -302,6 +351,17 @@ def main(argv=None):
     if int8_top1 < top1 - 1.0:
         failures.append(f'INT8 top-1 {int8_top1:.2f}% is more than 1 point '
                         f'below PyTorch {top1:.2f}%')
+    phone = cls['phone']
+    lines.append('phones: ' + ', '.join(
+        f'{words}: top-1 = {phone[key]:.2f}%' for key, words, _, _ in PHONE))
+    for key, words, _, _ in PHONE:
+        if key.endswith('int8') and phone[key] < top1 - 1.0:
+            failures.append(f'{words} top-1 {phone[key]:.2f}% is more than '
+                            f'1 point below PyTorch {top1:.2f}%')
+        elif not key.endswith('int8') and \
+                abs(phone[key] - top1) > 100 / 600 + 1e-6:
+            failures.append(f'{words} top-1 {phone[key]:.2f}% differs from '
+                            f'PyTorch {top1:.2f}%')
     lines.append('classification curves: ' +
                  draw_curves(py, args.cls_work_dir, 'classifier'))
     record['classification'] = {k: v for k, v in cls.items()
@@ -320,6 +380,17 @@ def main(argv=None):
                      f'{im:.3f}, mAP50 = {im50:.3f}; the export\'s check: '
                      f'{check["matched"]} of {check["pytorch"]} boxes '
                      'matched')
+        phone = det['phone']
+        lines.append('phones: ' + ', '.join(
+            f'{words}: bbox mAP = {phone[key][0]:.3f}, mAP50 = '
+            f'{phone[key][1]:.3f}' for key, words, _, _ in PHONE))
+        for key, words, _, _ in PHONE:
+            if key.endswith('int8') and phone[key][1] < m50 - 0.02:
+                failures.append(f'{words} mAP50 {phone[key][1]:.3f} is more '
+                                f'than 0.02 below PyTorch {m50:.3f}')
+            elif not key.endswith('int8') and abs(phone[key][0] - m) > 0.005:
+                failures.append(f'{words} bbox mAP {phone[key][0]:.3f} is '
+                                f'more than 0.005 from PyTorch {m:.3f}')
         lines.append(f'standalone_infer.py (no PyTorch): {same["same"]} of '
                      f'{same["images"]} images with infer.py\'s predictions')
         lines.append('detection curves: ' +
