@@ -54,6 +54,16 @@ def _no_environment_leak():
                     pytrace=False)
 
 
+@pytest.fixture
+def one_unit_stages(monkeypatch):
+    """ShuffleNetV2 with one unit per stage (instead of 4, 8, 4): every
+    kind of unit and map size at a fraction of the cost of exporting and
+    lowering it (the export path is the same for any depth). Build the
+    shared ``lite_export`` before it, never under it."""
+    from mmshuffle.models.backbones.shufflenet_v2 import ShuffleNetV2
+    monkeypatch.setattr(ShuffleNetV2, 'stage_blocks', (1, 1, 1))
+
+
 @pytest.fixture(scope='session')
 def shared_dir(tmp_path_factory):
     """A folder for files that several tests share, made once per run:

@@ -18,6 +18,17 @@ SHARED_DIR = None
 TOY_DET = osp.join(ROOT, 'configs', 'toy')
 #: the toy RetinaNet-lite: the detector the deployment tests share
 LITE = osp.join(TOY_DET, 'retinanet-lite_shufflenet-v2-1x_lite-fpn_toy-det.py')
+#: the toy detection classes
+CLASSES = ['circle', 'square', 'triangle', 'star']
+#: the toy RetinaNet-lite on three levels with one conv per branch (its
+#: head still runs shared convolutions on every level), for the phone
+#: runtimes' tests: as config changes and as --cfg-options
+SMALL_LITE = {'model.neck.num_outs': 3,
+              'model.bbox_head.anchor_generator.strides': [8, 16, 32],
+              'model.bbox_head.stacked_convs': 1}
+SMALL_LITE_OPTIONS = ['--cfg-options', 'model.neck.num_outs=3',
+                      'model.bbox_head.anchor_generator.strides=[8,16,32]',
+                      'model.bbox_head.stacked_convs=1']
 
 #: every variant of every registered backbone: (type, kwargs)
 SHUFFLENET_V1_VARIANTS = [

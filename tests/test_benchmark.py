@@ -411,11 +411,13 @@ def test_shufflenet_v2_plus_is_the_authors_classifier_against_v2():
 
 @pytest.mark.slow
 @in_own_process
-def test_detector_runtimes_give_the_predict_paths_boxes(tmp_path):
+def test_detector_runtimes_give_the_predict_paths_boxes(tmp_path,
+                                                        one_unit_stages):
     """What the end-to-end det paths time: mmdet's predict path (NMS
     included), and the exported graph in onnxruntime and OpenVINO (f32)
     giving the same boxes; the INT8 graph gives boxes of the same form
-    whose top scores stay near."""
+    whose top scores stay near (one unit per ShuffleNetV2 stage: the same
+    paths, cheaper exports)."""
     import numpy as np
     from mmengine.config import Config
 
@@ -546,8 +548,22 @@ def test_benchmarks_page_runtime_sections_are_the_recorded_runs():
                  data['load_average_after'][0]]
         assert (f'load average {min(loads):.1f} to {max(loads):.1f}'
                 ) in text, name
+    # the phone runtimes: the classifier's and RTMDet-lite's targets, the
+    # distance to the compute floor per runtime, the deployment matrix's
+    # latency
+    from mmshuffle.analysis.phone_report import (e2e_phone_targets_table,
+                                                 floor_by_runtime,
+                                                 latency_matrix,
+                                                 phone_targets_table)
+    assert phone_targets_table(cls) in page
+    assert floor_by_runtime(cls) in page
+    assert e2e_phone_targets_table(
+        det, 'rtmdet-lite_shufflenet-v2-1x_320_coco') in page
+    assert latency_matrix(cls, det) in open(
+        osp.join(ROOT, 'docs', 'deployment.md')).read()
     paths = ' '.join(f"'{p}'" if ' ' in p else p for p in det['paths'])
-    assert ('python tools/analysis_tools/benchmark.py det --paths '
+    assert ('python tools/analysis_tools/benchmark.py det --models '
+            f'{" ".join(det["models"])} --paths '
             f'{paths} --sizes {" ".join(map(str, det["sizes"]))} '
             f'--threads 1 0 --runs {det["runs"]} --warmup {det["warmup"]} '
             '--profile --json docs/benchmarks/det_e2e.json') in text

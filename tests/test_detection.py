@@ -7,7 +7,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from helpers import make_tiny_toy_data
+from helpers import make_tiny_toy_data, run_tool_in_process
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
@@ -268,10 +268,11 @@ def test_train_test_show_dir_through_the_clis(tmp_path):
 
 
 @pytest.mark.slow
-def test_test_tool_on_an_ema_detector(tmp_path):
+def test_test_tool_on_an_ema_detector(tmp_path, capsys, monkeypatch):
     """RTMDet-lite trains with an EMA hook, which saves the averaged weights
     as the checkpoint's state_dict; tools/test.py evaluates them (plain and
-    --deploy) and gives the metrics of the training's last validation."""
+    --deploy, in this process) and gives the metrics of the training's
+    last validation."""
     import json
     import subprocess
     import sys
@@ -299,11 +300,17 @@ def test_test_tool_on_an_ema_detector(tmp_path):
     (scalars, ) = (tmp_path / 'run').glob('*/vis_data/scalars.json')
     val = [json.loads(ln) for ln in scalars.read_text().splitlines()
            if 'coco/bbox_mAP' in ln][-1]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('LOCAL_RANK', '0')  # what test.py would set
+    threads = torch.get_num_threads()
     for deploy in ([], ['--deploy']):
-        proc = run([osp.join(ROOT, 'tools', 'test.py'), config,
-                    'run/epoch_1.pth', '--work-dir', 'test', '--cfg-options'
-                    ] + common + deploy)
-        metrics = parse_metrics(proc.stdout)
+        code, stdout, err = run_tool_in_process(
+            osp.join(ROOT, 'tools', 'test.py'),
+            [config, 'run/epoch_1.pth', '--work-dir', 'test', '--cfg-options'
+             ] + common + deploy, capsys)
+        torch.set_num_threads(threads)
+        assert code == 0, err[-3000:]
+        metrics = parse_metrics(stdout)
         for key in ('coco/bbox_mAP', 'coco/bbox_mAP_50'):
             assert metrics[key] == pytest.approx(val[key], abs=1e-3), (
                 deploy, key, metrics[key], val[key])

@@ -14,7 +14,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import (LITE, TOY_DET, build_detector, make_tiny_toy_data,
+from helpers import (CLASSES, LITE, SMALL_LITE, SMALL_LITE_OPTIONS,
+                     TOY_DET, build_detector, make_tiny_toy_data,
                      run_tool_in_process, toy_val_batch)
 
 from mmshuffle.deploy.detection import (DetectorForExport,
@@ -23,26 +24,11 @@ from mmshuffle.deploy.detection.host import host_nms
 from mmshuffle.deploy.detection.postprocess import nms_top_k
 from mmshuffle.deploy.runtime import (ClassificationSession,
                                       DetectionSession, load_runtime)
-from mmshuffle.models.backbones.shufflenet_v2 import ShuffleNetV2
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 EXPORT = osp.join(ROOT, 'tools', 'deployment', 'export.py')
 TEST_ONNX = osp.join(ROOT, 'tools', 'deployment', 'test_onnx.py')
 CLS = osp.join(TOY_DET, 'shufflenet-v2-1x_1xb64-30e_toy-shapes.py')
-CLASSES = ['circle', 'square', 'triangle', 'star']
-#: the toy RetinaNet-lite on three levels with one conv per branch (its
-#: head still runs shared convolutions on every level)
-SMALL_LITE = {'model.neck.num_outs': 3,
-              'model.bbox_head.anchor_generator.strides': [8, 16, 32],
-              'model.bbox_head.stacked_convs': 1}
-SMALL_LITE_OPTIONS = ['--cfg-options', 'model.neck.num_outs=3',
-                      'model.bbox_head.anchor_generator.strides=[8,16,32]',
-                      'model.bbox_head.stacked_convs=1']
-
-
-@pytest.fixture
-def one_unit_stages(monkeypatch):
-    monkeypatch.setattr(ShuffleNetV2, 'stage_blocks', (1, 1, 1))
 
 
 def random_candidates(seed, num=2, count=300, classes=4):
@@ -120,6 +106,17 @@ def test_bad_options_are_one_line(tmp_path, capsys):
          '--calib-dir applies with --int8'),
         (['--int8', '--calib-images', '0', '--out', tmp_path / 'a.onnx'],
          '--calib-images must be >= 1, got 0'),
+        # ncnn's (tests/test_ncnn.py)
+        (['--format', 'ncnn', '--out', tmp_path / 'a.bin'],
+         '--format ncnn writes a .param file; --out must name one'),
+        (['--format', 'ncnn', '--int8', '--out', tmp_path / 'a.param'],
+         "--int8 does not apply to --format ncnn: ncnn's INT8 needs its "
+         'ncnn2table/ncnn2int8 tools'),
+        (['--format', 'ncnn', '--dynamic-batch', '--out',
+          tmp_path / 'a.param'],
+         '--dynamic-batch does not apply to --format ncnn'),
+        (['--fp16', '--out', tmp_path / 'a.onnx'],
+         '--fp16 applies to --format ncnn, not onnx'),
     ]
     for args, expected in cases:
         code, _, err = run_tool_in_process(EXPORT, [CLS, ckpt, *args],

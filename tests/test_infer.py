@@ -175,21 +175,26 @@ def test_real_files_are_read_upright_and_bad_ones_skipped(tmp_path,
 
 
 @pytest.mark.slow
-def test_batches_give_the_predictions_of_single_images(tmp_path,
-                                                       lite_export):
+def test_batches_give_the_predictions_of_single_images(
+        tmp_path, lite_export, capsys, monkeypatch):
     """--batch 3 over 7 same-size images (the last batch short) gives the
     predictions of --batch 1, in onnxruntime (a dynamic-batch export) and
-    in PyTorch."""
+    in PyTorch (the tool in this process; its entry point runs as a
+    process in the other tests)."""
     make_tiny_toy_data(tmp_path, det=(1, 7, 160))
     _, ckpt, onnx_path = lite_export
     val = tmp_path / 'data' / 'toy_det' / 'val'
+    monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
     for weights in (onnx_path, ckpt):
         runs = []
         for batch in (1, 3):
             out = tmp_path / f'{osp.basename(str(weights))}_{batch}'
-            proc = infer(LITE, weights, val, '--out-dir', out, '--batch',
-                         batch, cwd=tmp_path)
-            assert proc.returncode == 0, proc.stderr[-2000:]
+            code, _, err = run_tool_in_process(
+                TOOL, [LITE, weights, val, '--out-dir', out, '--batch',
+                       batch], capsys)
+            torch.set_num_threads(threads)
+            assert code == 0, err[-2000:]
             runs.append(json.loads((out / 'predictions.json').read_text())
                         ['predictions'])
         single, batched = runs

@@ -80,7 +80,8 @@ def run_tool(*args, cwd):
 
 
 @pytest.mark.slow
-def test_export_tool_classifier_and_backbone(tmp_path):
+def test_export_tool_classifier_and_backbone(tmp_path, capsys,
+                                            monkeypatch):
     ckpt = tmp_path / 'cls.pth'
     save_checkpoint(CLS_CFG, ckpt)
     out = tmp_path / 'cls.onnx'
@@ -94,20 +95,23 @@ def test_export_tool_classifier_and_backbone(tmp_path):
     dims = graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_value for d in dims][1:] == [3, 96, 128]
 
-    # a detection config: its backbone alone, multi-scale features
+    # a detection config: its backbone alone, multi-scale features (the
+    # tool in this process from here: its entry point ran above)
+    monkeypatch.chdir(tmp_path)
     det_ckpt = tmp_path / 'det.pth'
     save_checkpoint(DET_CFG, det_ckpt, scope='mmdet')
-    proc = run_tool(DET_CFG, det_ckpt, '--out', tmp_path / 'bb.onnx',
-                    '--backbone-only', cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    code, _, err = run_tool_in_process(
+        TOOL, [DET_CFG, det_ckpt, '--out', tmp_path / 'bb.onnx',
+               '--backbone-only'], capsys)
+    assert code == 0, err[-2000:]
     graph = onnx.load(str(tmp_path / 'bb.onnx')).graph
     assert [o.name for o in graph.output] == ['feat0', 'feat1', 'feat2']
 
     # tolerance is enforced: the tool fails loudly above it
-    proc = run_tool(CLS_CFG, ckpt, '--out', out, '--tolerance', 1e-12,
-                    cwd=tmp_path)
-    assert proc.returncode == 1
-    assert 'onnxruntime differs from PyTorch' in proc.stderr
+    code, _, err = run_tool_in_process(
+        TOOL, [CLS_CFG, ckpt, '--out', out, '--tolerance', 1e-12], capsys)
+    assert code == 1
+    assert 'onnxruntime differs from PyTorch' in err
 
 
 @pytest.mark.slow
@@ -171,38 +175,50 @@ def test_deployment_doc_snippet_matches_pytorch(tmp_path):
 
 
 @pytest.mark.slow
-def test_onnx_test_tool_gives_the_pytorch_predictions(tmp_path):
+def test_onnx_test_tool_gives_the_pytorch_predictions(tmp_path, capsys,
+                                                      monkeypatch):
     """tools/deployment/test_onnx.py on an exported toy classifier: the
     config's pipeline, onnxruntime's scores and the config's evaluator give
-    tools/test.py's metrics and predictions."""
+    tools/test.py's metrics and predictions (test_onnx.py as a process, the
+    exporter and test.py in this process: their entry points run as
+    processes in other tests)."""
     import pickle
 
+    import torch
     from helpers import make_tiny_toy_data
     toy_cfg = osp.join(ROOT, 'configs', 'toy',
                        'shufflenet-v2-1x_1xb64-30e_toy-shapes.py')
     make_tiny_toy_data(tmp_path, cls=(12, 30, 64))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv('LOCAL_RANK', '0')  # what test.py would set
     ckpt = tmp_path / 'toy.pth'
     save_checkpoint(toy_cfg, ckpt)
     onnx_path = tmp_path / 'toy.onnx'
-    proc = run_tool(toy_cfg, ckpt, '--out', onnx_path, '--shape', 64,
-                    '--dynamic-batch', cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    code, _, err = run_tool_in_process(
+        TOOL, [toy_cfg, ckpt, '--out', onnx_path, '--shape', 64,
+               '--dynamic-batch'], capsys)
+    assert code == 0, err[-2000:]
     fast = ['--cfg-options', 'test_dataloader.num_workers=0',
             'test_dataloader.batch_size=7']
     runs = {}
-    for name, cmd in (
-            ('onnx', [osp.join(ROOT, 'tools', 'deployment', 'test_onnx.py'),
-                      toy_cfg, onnx_path]),
-            ('torch', [osp.join(ROOT, 'tools', 'test.py'), toy_cfg, ckpt,
-                       '--work-dir', tmp_path / 'wd'])):
-        out = tmp_path / f'{name}.pkl'
-        proc = subprocess.run(
-            [sys.executable, *map(str, cmd), '--out', str(out), *fast],
-            cwd=tmp_path, capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        with open(out, 'rb') as f:  # written by this test: trusted
-            preds = pickle.load(f)
-        runs[name] = (parse_metrics(proc.stdout), preds)
+    out = tmp_path / 'onnx.pkl'
+    proc = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'deployment', 'test_onnx.py'),
+         toy_cfg, str(onnx_path), '--out', str(out), *fast],
+        cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with open(out, 'rb') as f:  # written by this test: trusted
+        runs['onnx'] = (parse_metrics(proc.stdout), pickle.load(f))
+    out = tmp_path / 'torch.pkl'
+    threads = torch.get_num_threads()
+    code, stdout, err = run_tool_in_process(
+        osp.join(ROOT, 'tools', 'test.py'),
+        [toy_cfg, ckpt, '--work-dir', tmp_path / 'wd', '--out', out, *fast],
+        capsys)
+    torch.set_num_threads(threads)
+    assert code == 0, err[-2000:]
+    with open(out, 'rb') as f:  # written by this test: trusted
+        runs['torch'] = (parse_metrics(stdout), pickle.load(f))
     assert runs['onnx'][0] == runs['torch'][0]
     onnx_preds, torch_preds = runs['onnx'][1], runs['torch'][1]
     assert len(onnx_preds) == len(torch_preds) == 30

@@ -15,7 +15,8 @@ from helpers import (LITE, in_own_process, make_tiny_toy_data,
 
 from mmshuffle.deploy.detection import split_detections
 from mmshuffle.deploy.metadata import read_metadata
-from mmshuffle.deploy.runtime import DetectionSession, load_runtime
+from mmshuffle.deploy.runtime import (ClassificationSession,
+                                      DetectionSession, load_runtime)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOL = osp.join(ROOT, 'tools', 'deployment', 'quantize.py')
@@ -37,7 +38,8 @@ def iou(a, b):
 
 @pytest.mark.slow
 @in_own_process
-def test_int8_detector_finds_the_float_boxes(tmp_path, lite_export):
+def test_int8_detector_finds_the_float_boxes(tmp_path, lite_export, capsys,
+                                            monkeypatch):
     make_tiny_toy_data(tmp_path, det=(1, 8, 320))
     fp32 = lite_export[2]  # raw input: the calibration de-normalises
     int8 = tmp_path / 'det_int8.onnx'
@@ -52,21 +54,26 @@ def test_int8_detector_finds_the_float_boxes(tmp_path, lite_export):
     assert meta['precision'] == 'int8' and meta['task'] == 'detection'
     assert meta['weight_bits'] == '7'
     # the same --seed gives the same calibration images and the same file
+    # (the tool in this process from here: its entry point ran above)
+    monkeypatch.chdir(tmp_path)
     again = tmp_path / 'det_int8_again.onnx'
-    proc = quantize(LITE, fp32, '--out', again, '--calib', 8, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    code, _, err = run_tool_in_process(
+        TOOL, [LITE, fp32, '--out', again, '--calib', 8], capsys)
+    assert code == 0, err[-2000:]
     assert again.read_bytes() == int8.read_bytes()
     (tmp_path / 'empty').mkdir()
-    proc = quantize(LITE, fp32, '--out', tmp_path / 'x.onnx', '--calib-dir',
-                    tmp_path / 'empty', cwd=tmp_path)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
+    code, _, err = run_tool_in_process(
+        TOOL, [LITE, fp32, '--out', tmp_path / 'x.onnx', '--calib-dir',
+               tmp_path / 'empty'], capsys)
+    assert code == 2
+    assert err.strip().splitlines() == [
         f"error: --calib-dir {tmp_path / 'empty'}: folder "
         f"'{tmp_path / 'empty'}' holds no images (.jpg, .jpeg, .png, .bmp, "
         '.webp, .tif, .tiff)']
     xml = tmp_path / 'det_int8.xml'
-    proc = quantize(LITE, fp32, '--out', xml, '--calib', 8, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    code, _, err = run_tool_in_process(
+        TOOL, [LITE, fp32, '--out', xml, '--calib', 8], capsys)
+    assert code == 0, err[-2000:]
     assert (tmp_path / 'det_int8.bin').is_file()
 
     images = toy_val_batch(tmp_path)
@@ -122,3 +129,51 @@ def test_quantize_onnx_refuses_bad_weight_bits(tmp_path):
     with pytest.raises(ValueError, match='weight_bits must be 7 or 8, got 9'):
         quantize_onnx(str(tmp_path / 'm.onnx'), str(tmp_path / 'o.onnx'),
                       [np.zeros((1, 3, 8, 8), np.float32)], weight_bits=9)
+
+
+def test_export_tool_writes_int8_onnx_and_openvino(tmp_path, capsys,
+                                                   monkeypatch,
+                                                   one_unit_stages):
+    """export.py --int8 with --format onnx|openvino: the exported graph
+    quantized (QDQ) after calibrating through the test pipeline, as an
+    ONNX file or an OpenVINO IR; both run and are evaluated."""
+    import torch
+    from mmengine.config import Config
+
+    from mmshuffle.engine.configs import build_model
+    cfg = osp.join(ROOT, 'configs', 'toy',
+                   'shufflenet-v2-1x_1xb64-30e_toy-shapes.py')
+    make_tiny_toy_data(tmp_path, cls=(1, 6, 64))
+    monkeypatch.chdir(tmp_path)
+    model = build_model(Config.fromfile(cfg), pretrained=False).eval()
+    ckpt = tmp_path / 'cls.pth'
+    torch.save({'state_dict': model.state_dict()}, ckpt)
+    export = osp.join(ROOT, 'tools', 'deployment', 'export.py')
+    test_onnx = osp.join(ROOT, 'tools', 'deployment', 'test_onnx.py')
+    x = np.random.default_rng(0).standard_normal((2, 3, 64, 64)).astype(
+        np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x), mode='tensor').numpy()
+    for fmt, out in (('onnx', tmp_path / 'int8.onnx'),
+                     ('openvino', tmp_path / 'int8.xml')):
+        code, stdout, err = run_tool_in_process(
+            export, [cfg, ckpt, '--format', fmt, '--int8', '--calib-images',
+                     4, '--shape', 64, '--out', out], capsys)
+        assert code == 0, err[-2000:]
+        assert 'quantized to INT8 (QDQ, 7-bit weights) on 4 images of the ' \
+            'val set through the test pipeline' in stdout
+        runtime = load_runtime(str(out), fmt if fmt == 'openvino' else
+                               'onnxruntime')
+        assert runtime.metadata['precision'] == 'int8'
+        logits = ClassificationSession(runtime)(x)
+        # int8 logits stay near the float ones (random weights, 4 images)
+        assert np.abs(logits - expected).max() < 0.5 * np.abs(
+            expected).max() + 1e-3
+        code, stdout, err = run_tool_in_process(test_onnx, [cfg, out],
+                                                capsys)
+        assert code == 0, err[-2000:]
+        assert '"accuracy/top1"' in stdout.splitlines()[-1]
+    ops = {n.op_type for n in onnx.load(str(tmp_path / 'int8.onnx'))
+           .graph.node}
+    assert {'QuantizeLinear', 'DequantizeLinear'} <= ops
+    assert (tmp_path / 'int8.bin').is_file()

@@ -184,10 +184,12 @@ def runtime_targets_table(data: Dict, arch: str = 'shufflenet-v2-1x',
     a Markdown table, from a recorded ``benchmark.py cls`` run."""
     rows = data['results']
     (floor, ) = [f for f in data['floor'] if f['arch'] == arch]
-    fp32 = [_row(rows, arch, p, threads) for p in ('onnxruntime',
-                                                   'openvino')]
-    int8 = [_row(rows, arch, p, threads) for p in ('onnxruntime int8',
-                                                   'openvino int8')]
+    present = {r['path'] for r in rows if r['arch'] == arch}
+    fp32 = [_row(rows, arch, p, threads) for p in (
+        'onnxruntime', 'openvino', 'executorch', 'ncnn') if p in present]
+    int8 = [_row(rows, arch, p, threads) for p in (
+        'onnxruntime int8', 'openvino int8', 'executorch int8')
+        if p in present]
     best = min(fp32, key=lambda r: r['median_ms'])
     best8 = min(int8, key=lambda r: r['median_ms'])
     ort = fp32[0]

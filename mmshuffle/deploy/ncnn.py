@@ -101,8 +101,10 @@ def write_ncnn(module: nn.Module, example: torch.Tensor, path: str,
                other_shape: Optional[Sequence[int]] = None) -> str:
     """Convert ``module`` (eval mode) traced on ``example`` (1, 3, H, W)
     to the ncnn model ``path`` (a ``.param`` file; ``.bin`` and ``.json``
-    beside it, all three replaced together once pnnx succeeded, so a
-    failed export leaves what was there). ``fp16``: weights stored in
+    beside it). Nothing is replaced until pnnx succeeded and the graph
+    passed the layer check, so a failed export leaves what was there; the
+    three files are then moved into place one after the other, the graph
+    last. ``fp16``: weights stored in
     fp16, and the runtime turns ncnn's fp16 paths on. ``where`` names the
     model in errors. ``other_shape``: a second input size (N, C, H, W) at
     which pnnx runs the graph too, to find the sizes that vary with the
@@ -119,6 +121,8 @@ def write_ncnn(module: nn.Module, example: torch.Tensor, path: str,
     directory = osp.dirname(osp.abspath(path))
     os.makedirs(directory, exist_ok=True)
     meta = dict(metadata, runtime='ncnn', ncnn_fp16=json.dumps(bool(fp16)))
+    if fp16:
+        meta['precision'] = 'fp16'
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         traced = osp.join(tmp, 'model.pt')
         try:
@@ -156,7 +160,7 @@ def write_ncnn(module: nn.Module, example: torch.Tensor, path: str,
         meta_tmp = osp.join(tmp, 'model.json')
         with open(meta_tmp, 'w') as f:
             json.dump(meta, f, indent=1)
-        # the graph last: a reader never finds a new graph with old weights
+        # the graph last: a new graph is never read with the old weights
         os.replace(out['bin'], bin_path)
         os.replace(meta_tmp, json_path)
         os.replace(out['param'], path)
@@ -191,9 +195,12 @@ class NcnnProgram:
             where the model has one, ``None`` for free sizes.
         num_outputs (int), threads (int)
         precision (str): ``f32``, or ``fp16`` (weights and storage).
+
+    ``any_size``: run inputs of any size even where the metadata says the
+    graph has one (the exporter's own check of that).
     """
 
-    def __init__(self, path: str, threads: int = 1):
+    def __init__(self, path: str, threads: int = 1, any_size: bool = False):
         ncnn = require_ncnn()
         bin_path, _ = sidecars(path)
         if not osp.isfile(bin_path):
@@ -217,7 +224,7 @@ class NcnnProgram:
         self._net, self._ncnn = net, ncnn
         self.num_inputs = len(net.input_names())
         self.num_outputs = len(net.output_names())
-        fixed = self.metadata.get('dynamic_hw') != 'true'
+        fixed = self.metadata.get('dynamic_hw') != 'true' and not any_size
         size = json.loads(self.metadata.get('input_hw', 'null'))
         self.input_shapes = [[1, 3, *size] if fixed and size else
                              [None, 3, None, None]]

@@ -106,34 +106,29 @@ class Runtime:
             else str(hint)
 
     def _load_executorch(self):
-        import json
-
         from .executorch import PteProgram
-        self._program = PteProgram(self.path, self.threads)
-        self.threads = self._program.threads  # the process's one pool
-        self.metadata = self._program.metadata
-        self.input_shapes = self._program.input_shapes
-        self.input_names = json.loads(self.metadata.get(
-            'input_names', '["input"]'))
-        self.output_names = json.loads(self.metadata.get(
-            'output_names', 'null')) or [
-                f'output{i}' for i in range(self._program.num_outputs)]
+        self._take_program(PteProgram(self.path, self.threads))
         self.precision = 'int8' if self.metadata.get(
             'precision') == 'int8' else 'f32'
 
     def _load_ncnn(self):
-        import json
-
         from .ncnn import NcnnProgram
-        self._program = NcnnProgram(self.path, self.threads)
-        self.metadata = self._program.metadata
-        self.input_shapes = self._program.input_shapes
+        self._take_program(NcnnProgram(self.path, self.threads))
+        self.precision = self._program.precision
+
+    def _take_program(self, program):
+        """A phone runtime's loaded model (ExecuTorch's, ncnn's): its
+        threads, metadata, input sizes and the names its metadata gives."""
+        import json
+        self._program = program
+        self.threads = program.threads  # ExecuTorch: the process's pool
+        self.metadata = program.metadata
+        self.input_shapes = program.input_shapes
         self.input_names = json.loads(self.metadata.get(
             'input_names', '["input"]'))
         self.output_names = json.loads(self.metadata.get(
             'output_names', 'null')) or [
-                f'output{i}' for i in range(self._program.num_outputs)]
-        self.precision = self._program.precision
+                f'output{i}' for i in range(program.num_outputs)]
 
     def __call__(self, *inputs: np.ndarray) -> List[np.ndarray]:
         if len(inputs) != len(self.input_names):

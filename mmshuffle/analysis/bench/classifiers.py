@@ -106,8 +106,11 @@ def build_arch(arch: str) -> nn.Module:
 
 
 def build_paths(arch: str, paths: Sequence[str], shape, threads: int,
-                onnx_dir: str) -> Dict[str, Callable]:
-    """The callables ``x -> output`` of every requested path."""
+                onnx_dir: str, log: Callable = print
+                ) -> Dict[str, Callable]:
+    """The callables ``x -> output`` of every requested path; a phone
+    runtime that refuses the model (an operator it lacks) gets no callable
+    and a logged reason."""
     tv_name, ours_cfg, theirs_cfg = ARCHS[arch]
     built = {}
     ours = ClassifierForExport(build_arch(arch)).eval()
@@ -154,10 +157,12 @@ def build_paths(arch: str, paths: Sequence[str], shape, threads: int,
             built[path] = runtime_runner(onnx_path, path.split()[0],
                                          threads)
         elif path in ('executorch', 'executorch int8', 'ncnn'):
-            built[path] = mobile_runner(copy.deepcopy(ours), onnx_dir,
-                                        f'mmshuffle_{arch}', shape, threads,
-                                        path.split()[0],
-                                        path.endswith('int8'))
+            try:
+                built[path] = mobile_runner(
+                    copy.deepcopy(ours), onnx_dir, f'mmshuffle_{arch}',
+                    shape, threads, path.split()[0], path.endswith('int8'))
+            except ValueError as err:  # the runtime's export error
+                log(f'{arch}: no {path} row: {err}')
         else:
             raise ValueError(f'unknown path {path!r}; choose from {PATHS}')
     return built
@@ -187,6 +192,7 @@ def mobile_runner(model: nn.Module, directory: str, name: str, shape,
         return session(x.numpy())
 
     run.precision = session.runtime.precision
+    run.threads = session.runtime.threads  # ExecuTorch: the process's pool
     return run
 
 
@@ -256,7 +262,7 @@ def bench_classifiers(archs: Sequence[str] = tuple(ARCHS),
 def _bench_arch(arch, paths, shape, num_threads, onnx_dir, x1, xb, runs,
                 warmup, throughput_runs, log) -> List[Dict]:
     torch.manual_seed(0)
-    fns = build_paths(arch, paths, shape, num_threads, onnx_dir)
+    fns = build_paths(arch, paths, shape, num_threads, onnx_dir, log)
     tv_name, _, theirs_cfg = ARCHS[arch]
     reference = 'torchvision' if tv_name else \
         'mmpretrain' if theirs_cfg else None
@@ -268,13 +274,21 @@ def _bench_arch(arch, paths, shape, num_threads, onnx_dir, x1, xb, runs,
                    reference=reference)
         if hasattr(fn, 'precision'):
             row['precision'] = fn.precision
+        if getattr(fn, 'threads', num_threads) != num_threads:
+            row['runtime_threads'] = fn.threads
         if path == '+compile':
             start = time.perf_counter()
             fn(x1)
             fn(xb)
             row['compile_s'] = time.perf_counter() - start
-        row.update(time_calls(fn, x1, runs, warmup))
-        tput = time_calls(fn, xb, throughput_runs, max(1, warmup // 5))
+        try:
+            row.update(time_calls(fn, x1, runs, warmup))
+            tput = time_calls(fn, xb, throughput_runs, max(1, warmup // 5))
+        except RuntimeError as err:  # a runtime that fails on the model
+            detail = ' '.join(str(err).split())[:300]
+            log(f'{arch}: no {path} row at {num_threads} thread(s): the '
+                f'runtime failed ({detail})')
+            continue
         row['throughput'] = batch / tput['median_ms'] * 1e3
         row['batch'] = batch
         if path == reference:

@@ -124,9 +124,10 @@ def export_detector_files(detector: nn.Module, directory: str, name: str,
             return files
     if 'ncnn' in mobile:
         files['ncnn'] = os.path.join(directory, f'{name}.param')
-        export_detector_ncnn(
+        export_detector_ncnn(  # at the largest size: a graph pnnx fixed
             DetectorForExport(copy.deepcopy(detector), nms='host',
-                              decode='host'), files['ncnn'], tuple(shape))
+                              decode='host'), files['ncnn'],
+            (max(sizes), ) * 2)  # to one size pads the smaller ones
     if 'executorch' in mobile:
         files['executorch'] = os.path.join(directory, f'{name}.pte')
         export_detector_pte(
@@ -160,6 +161,7 @@ def host_runner(paths, threads: int, backend: str = 'executorch'
 
     first = next(iter(sessions.values()))
     run.precision = first.runtime.precision
+    run.threads = first.runtime.threads  # ExecuTorch: the process's pool
     return run
 
 
@@ -307,6 +309,8 @@ def _bench_det_size(models, reference, fns, num_threads, size, runs,
                    params=sum(p.numel() for p in models[name].parameters()))
         if hasattr(fns[name, path], 'precision'):
             row['precision'] = fns[name, path].precision
+        if getattr(fns[name, path], 'threads', num_threads) != num_threads:
+            row['runtime_threads'] = fns[name, path].threads
         rows.append(row)
     for row in rows:
         kind = 'forward' if row['path'] == 'forward' else 'pytorch'

@@ -185,22 +185,26 @@ def export_detector_ncnn(wrapped: DetectorForExport, path: str,
                 output_names=json.dumps([f'cls{i}' for i in range(levels)] +
                                         [f'reg{i}' for i in range(levels)]),
                 input_hw=json.dumps(list(examples[0].shape[2:])),
-                dynamic_hw='true')
+                dynamic_hw='false')
     write_ncnn(network, examples[0], path, meta, cls_name(wrapped.detector),
                fp16)
     # pnnx fixes every size it cannot see vary: a graph that holds one (a
-    # resize to another map's size) serves its export size alone, padded
+    # resize to another map's size) serves its export size alone, padded;
+    # it takes any size once it computed right at a second, larger one
     step = wrapped.size_divisor
     height, width = examples[0].shape[2:]
     other = torch.rand(1, 3, height + step, width + 2 * step) * (
         255 if wrapped.raw_input else 1)
     with torch.no_grad():
         expected = [e.numpy() for e in network(other)]
-    got = NcnnProgram(path)(other.numpy())
-    if not all(o.shape == e.shape and np.allclose(
+    try:
+        got = NcnnProgram(path, any_size=True)(other.numpy())
+    except (RuntimeError, ValueError):  # it stays a one-size model
+        return path
+    if all(o.shape == e.shape and np.allclose(
             o, e, atol=(0.05 if fp16 else 1e-3) * max(1, np.abs(e).max()))
-               for o, e in zip(got, expected)):
-        update_ncnn_metadata(path, dynamic_hw='false')
+           for o, e in zip(got, expected)):
+        update_ncnn_metadata(path, dynamic_hw='true')
     return path
 
 

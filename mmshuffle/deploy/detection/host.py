@@ -10,7 +10,7 @@ threshold, and returns its candidates::
 
 :func:`host_nms` finishes them as the in-graph post-processing does (and
 mmdet's ``predict``): clip to each image, ``min_bbox_size``, greedy NMS
-per class (mmcv's ``batched_nms``: the class-offset trick) and the top
+per class (as mmcv's ``batched_nms``) and the top
 ``max_per_img``, into the same ``dets`` (N, K, 5) / ``labels`` (N, K)
 layout as an end-to-end graph's (padding rows: score 0, label -1).
 
@@ -27,29 +27,74 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 
+class _Overlaps:
+    """IoU of one box against others, in float32 as torchvision's CPU
+    ``nms`` kernel computes it."""
+
+    def __init__(self, boxes: np.ndarray, iou_threshold: float):
+        boxes = np.asarray(boxes, np.float32)
+        self.x1, self.y1, self.x2, self.y2 = (boxes[:, i] for i in range(4))
+        self.areas = (self.x2 - self.x1) * (self.y2 - self.y1)
+        self.threshold = np.float32(iou_threshold)
+
+    def survivors(self, i: int, rest: np.ndarray) -> np.ndarray:
+        """The indices of ``rest`` whose IoU with box ``i`` is not above
+        the threshold."""
+        width = np.maximum(np.float32(0), np.minimum(self.x2[i], self.x2[rest])
+                           - np.maximum(self.x1[i], self.x1[rest]))
+        height = np.maximum(np.float32(0), np.minimum(self.y2[i],
+                                                      self.y2[rest])
+                            - np.maximum(self.y1[i], self.y1[rest]))
+        inter = width * height
+        return rest[~(inter / (self.areas[i] + self.areas[rest] - inter) >
+                      self.threshold)]
+
+
 def greedy_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
                max_output: int) -> np.ndarray:
     """torchvision's ``nms`` in numpy (float32 arithmetic as its CPU
     kernel): indices of the kept boxes by descending score (stable for
     equal scores), at most ``max_output``. A box is dropped when its IoU
     with a kept, higher-scoring box is above ``iou_threshold``."""
-    boxes = np.asarray(boxes, np.float32)
+    overlaps = _Overlaps(boxes, iou_threshold)
     remaining = np.argsort(-np.asarray(scores, np.float32), kind='stable')
-    x1, y1, x2, y2 = (boxes[:, i] for i in range(4))
-    areas = (x2 - x1) * (y2 - y1)
-    threshold = np.float32(iou_threshold)
     keep = []
     while remaining.size and len(keep) < max_output:
         i, rest = remaining[0], remaining[1:]
         keep.append(i)
-        width = np.maximum(np.float32(0), np.minimum(x2[i], x2[rest]) -
-                           np.maximum(x1[i], x1[rest]))
-        height = np.maximum(np.float32(0), np.minimum(y2[i], y2[rest]) -
-                            np.maximum(y1[i], y1[rest]))
-        inter = width * height
-        remaining = rest[~(inter / (areas[i] + areas[rest] - inter) >
-                           threshold)]
+        remaining = overlaps.survivors(i, rest)
     return np.asarray(keep, np.int64)
+
+
+def _nms(box, score, label, index, iou_thr, top_k, agnostic):
+    """The kept candidates among ``index``, by descending score (equal
+    scores in candidate order), at most ``top_k``: greedy NMS in which a
+    box suppresses boxes of its own class only (mmcv's ``batched_nms``),
+    taken class queue by class queue in the order of the scores, so that
+    each kept box is compared with its own class's candidates alone and
+    the loop ends at the ``top_k``-th kept box."""
+    if agnostic:
+        return index[greedy_nms(box[index], score[index], iou_thr, top_k)]
+    import heapq
+    overlaps = _Overlaps(box, iou_thr)
+    # per class, by descending score, equal scores in candidate order
+    order = index[np.lexsort((index, -score[index], label[index]))]
+    _, starts = np.unique(label[order], return_index=True)
+    queues = np.split(order, starts[1:])
+    heap = [(-float(score[q[0]]), int(q[0]), c) for c, q in
+            enumerate(queues)]
+    heapq.heapify(heap)
+    kept = []
+    while heap and len(kept) < top_k:
+        _, i, c = heapq.heappop(heap)
+        kept.append(i)
+        rest = queues[c][1:]
+        if rest.size:
+            rest = overlaps.survivors(i, rest)
+        queues[c] = rest
+        if rest.size:
+            heapq.heappush(heap, (-float(score[rest[0]]), int(rest[0]), c))
+    return np.asarray(kept, np.int64)
 
 
 def host_nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
@@ -85,12 +130,7 @@ def host_nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
         index = np.nonzero(valid)[0]
         if not len(index):
             continue
-        nms_boxes = box[index]
-        if not agnostic:  # mmcv's offset: boxes of two classes never meet
-            offset = nms_boxes.max() + np.float32(1)
-            nms_boxes = nms_boxes + (label[index].astype(np.float32) *
-                                     offset)[:, None]
-        kept = index[greedy_nms(nms_boxes, score[index], iou_thr, top_k)]
+        kept = _nms(box, score, label, index, iou_thr, top_k, agnostic)
         count = len(kept)
         dets[n, :count, :4] = box[kept]
         dets[n, :count, 4] = score[kept]
@@ -162,14 +202,21 @@ def host_candidates(outputs: Sequence[np.ndarray], meta: Dict[str, str],
     clipped to the input tensor (``input_hw``; by default the first
     level's map times its stride), as the graph of ``decode: graph``
     does."""
+    if 'head' not in meta:
+        raise ValueError("host_candidates needs the metadata of a network "
+                         "exported with decode='host' (its 'head' entry)")
     spec = json.loads(meta['head']) if isinstance(meta['head'], str) \
         else meta['head']
-    levels = len(outputs) // 2
-    if len(outputs) != 2 * levels or levels != len(
-            spec['priors']['strides']):
-        raise ValueError(f'the head has {len(spec["priors"]["strides"])} '
-                         f'levels but the network gave {len(outputs)} '
-                         'outputs (cls_scores and bbox_preds per level)')
+    levels = len(spec['priors']['strides'])
+    if len(outputs) != 2 * levels or any(np.ndim(o) != 4 for o in outputs):
+        raise ValueError(f'the head has {levels} levels but the network '
+                         f'gave {len(outputs)} outputs of '
+                         f'{sorted({np.ndim(o) for o in outputs})} '
+                         'dimensions (cls_scores and bbox_preds per level, '
+                         'N x C x h x w)')
+    if not len(outputs[0]):  # an empty batch
+        return (np.zeros((0, 0, 4), np.float32), np.zeros((0, 0), np.float32),
+                np.zeros((0, 0), np.int64))
     channels, nms_pre = int(spec['cls_channels']), int(spec['nms_pre'])
     score_thr = np.float32(meta['score_thr'])
     height, width = input_hw if input_hw is not None else (None, None)
