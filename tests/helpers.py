@@ -376,3 +376,18 @@ def assert_toy_export_matches(reference, onnx_path, root, normalise):
             result['reference'], result['outputs']), result
         total += result['reference']
     assert total > 20, total  # the comparison is not vacuous
+
+
+def small_lite_checkpoint(root):
+    """The :data:`SMALL_LITE` toy RetinaNet-lite with random, confident
+    weights (:func:`build_detector`, seed 0) saved with the toy classes as
+    ``root/det.pth``: its path."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(LITE)
+    cfg.merge_from_dict(SMALL_LITE)
+    torch.manual_seed(0)
+    model = build_detector(LITE, cfg)
+    path = osp.join(str(root), 'det.pth')
+    torch.save({'state_dict': model.state_dict(),
+                'meta': {'dataset_meta': {'classes': CLASSES}}}, path)
+    return path

@@ -13,9 +13,9 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import (CLASSES, LITE, SMALL_LITE, SMALL_LITE_OPTIONS,
-                     TOY_DET, build_detector, make_tiny_toy_data,
-                     run_tool_in_process, toy_val_batch)
+from helpers import (CLASSES, LITE, SMALL_LITE_OPTIONS, TOY_DET,
+                     build_detector, make_tiny_toy_data, run_tool_in_process,
+                     small_lite_checkpoint, toy_val_batch)
 
 from mmshuffle.analysis.bench.detectors import zero_score_threshold
 from mmshuffle.deploy.detection import (DetectorForExport,
@@ -144,16 +144,9 @@ def test_classifier_model_fp32_and_fp16(tmp_path, capsys, one_unit_stages,
 
 def test_detector_model_box_for_box(tmp_path, capsys, one_unit_stages,
                                     monkeypatch):
-    from mmengine.config import Config
     make_tiny_toy_data(tmp_path, det=(1, 3, 320))
     monkeypatch.chdir(tmp_path)
-    cfg = Config.fromfile(LITE)
-    cfg.merge_from_dict(SMALL_LITE)
-    torch.manual_seed(0)
-    model = build_detector(LITE, cfg)
-    ckpt = str(tmp_path / 'det.pth')
-    torch.save({'state_dict': model.state_dict(),
-                'meta': {'dataset_meta': {'classes': CLASSES}}}, ckpt)
+    ckpt = small_lite_checkpoint(tmp_path)
     path = str(tmp_path / 'det.param')
     code, out, err = run_tool_in_process(
         EXPORT, [LITE, ckpt, '--format', 'ncnn', '--raw-input', '--out',

@@ -96,7 +96,9 @@ from mmshuffle.deploy.export_checks import (calibration, check_batches,
                                             check_detections,
                                             check_images_arg,
                                             default_detection_shape)
-from mmshuffle.deploy.runtime import DetectionSession, load_runtime
+from mmshuffle.deploy.export_phone import (export_detection_executorch,
+                                           export_detection_ncnn,
+                                           export_module_mobile)
 from mmshuffle.engine.cli import CLIError, load_config
 from mmshuffle.engine.configs import (build_model, class_names, palette_of,
                                       task_of)
@@ -335,72 +337,6 @@ def _finish_onnx(args, cfg, onnx_path):
 
 
 
-def export_module_mobile(args, cfg, wrapped, reference, shape, names,
-                         meta):
-    """A classifier or backbone as an ExecuTorch program or an ncnn model,
-    checked on a random input against PyTorch."""
-    import numpy as np
-    import torch
-    if args.format == 'executorch':
-        from mmshuffle.deploy.executorch import ExecuTorchExportError as \
-            ExportError
-        from mmshuffle.deploy.executorch import export_module_pte
-        inputs = calibration(args, cfg, meta) if args.int8 else None
-        kind = 'INT8' if args.int8 else 'fp32'
-        runtime_name, detail = 'ExecuTorch', f'ExecuTorch, XNNPACK, {kind}'
-
-        def export():
-            export_module_pte(wrapped, args.out, shape, meta, names, inputs)
-    else:
-        from mmshuffle.deploy.ncnn import NcnnExportError as ExportError
-        from mmshuffle.deploy.ncnn import export_module_ncnn
-        kind = 'fp16' if args.fp16 else 'fp32'
-        runtime_name, detail = 'ncnn', f'ncnn (pnnx), {kind}'
-
-        def export():
-            export_module_ncnn(wrapped, args.out, shape, meta, names,
-                               args.fp16)
-    try:
-        export()
-    except (ExportError, ValueError, ImportError) as err:
-        raise CLIError(str(err)) from None
-    runtime = load_runtime(args.out, args.format)
-    x = torch.randn(1, 3, *shape, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        expected = reference(x)
-    expected = (expected, ) if isinstance(expected, torch.Tensor) else \
-        expected
-    outputs = runtime(x.numpy())
-    worst = max(float(np.abs(o - e.numpy()).max())
-                for o, e in zip(outputs, expected))
-    print(f'batch 1: max |PyTorch - {runtime_name} {kind}| = {worst:.3g}')
-    if args.int8:
-        print(f'quantized to INT8 (PT2E, XNNPACK) on {len(inputs)} images '
-              f'of {args.calib_dir or "the val set"} through the test '
-              'pipeline; its accuracy: tools/deployment/test_onnx.py')
-    print(f'exported {args.out} ({detail}; input 1x3x{shape[0]}x{shape[1]}'
-          f'; outputs {", ".join(names)})')
-    if kind == 'fp32' and not worst <= args.tolerance:
-        print(f'error: {runtime_name} differs from PyTorch by {worst:.3g} > '
-              f'--tolerance {args.tolerance}', file=sys.stderr)
-        sys.exit(1)
-
-
-def smoke_run(path, shape):
-    """Load the detector program ``path`` and run it once on a blank
-    image, so that a program XNNPACK refuses fails here, at export, and
-    not in the field (the file is removed then)."""
-    import numpy as np
-    try:
-        session = DetectionSession(load_runtime(path, 'executorch'))
-        session(np.zeros((1, 3, *shape), np.float32))
-    except Exception as err:  # noqa: BLE001  (one line, file removed)
-        os.remove(path)
-        raise CLIError(f'ExecuTorch cannot run the program it was given '
-                       f'({" ".join(str(err).split())[:300]}); '
-                       f'{path} was not kept') from None
-
-
 def set_nms_pre(model, nms_pre: int) -> str:
     """Cap the candidates per level before NMS at ``nms_pre``: the test
     setting of the head that selects them (a two-stage detector's RPN);
@@ -412,7 +348,6 @@ def set_nms_pre(model, nms_pre: int) -> str:
 
 
 def export_detection(args, cfg, model, meta):
-    executorch = args.format == 'executorch'
     host = args.format in ('executorch', 'ncnn')
     if args.nms_pre is not None:
         head = set_nms_pre(model, args.nms_pre)
@@ -441,61 +376,11 @@ def export_detection(args, cfg, model, meta):
     reference = copy.deepcopy(model).eval()
     batches, source = check_batches(cfg, args.check_images)
     if args.format == 'ncnn':
-        from mmshuffle.deploy.detection.export import export_detector_ncnn
-        from mmshuffle.deploy.ncnn import NcnnExportError
-        try:
-            export_detector_ncnn(wrapped, args.out, shape, meta, args.fp16)
-        except (NcnnExportError, UnsupportedDetectorError, ValueError,
-                ImportError) as err:
-            raise CLIError(f'cannot export {args.config!r} to ncnn: {err}') \
-                from None
-        from mmshuffle.deploy.ncnn import read_ncnn_metadata
-        pixels = 'raw 0-255 pixels' if args.raw_input else 'normalised'
-        size = f'1x3xHxW, H and W multiples of {divisor}' if \
-            read_ncnn_metadata(args.out)['dynamic_hw'] == 'true' else \
-            f'1x3x{shape[0]}x{shape[1]} (pnnx fixed a size in the graph; ' \
-            'smaller images are padded)'
-        print(f'exported {args.out} (ncnn (pnnx), '
-              f'{"fp16" if args.fp16 else "fp32"}; input {size}, {pixels}; '
-              "outputs the head's maps, which mmshuffle.deploy.detection."
-              'host decodes and NMSes)')
-        if args.fp16:
-            print('fp16: not compared box for box (its accuracy: '
-                  'tools/deployment/test_onnx.py)')
-            return
-        return check_detections(args, wrapped, reference, batches, source,
-                                 args.out, 'ncnn')
-    if executorch:
-        runtime_name = 'executorch'
-        with_meta = dict(wrapped.metadata(), **meta)
-        inputs = calibration(args, cfg, with_meta, shape) if args.int8 \
-            else None
-        from mmshuffle.deploy.detection.export import export_detector_pte
-        from mmshuffle.deploy.executorch import ExecuTorchExportError
-        try:
-            export_detector_pte(wrapped, args.out, shape, meta, inputs)
-        except (ExecuTorchExportError, UnsupportedDetectorError,
-                ValueError, ImportError) as err:
-            raise CLIError(f'cannot export {args.config!r} to ExecuTorch: '
-                           f'{err}') from None
-        checked = args.out
-        size = f'1x3x{shape[0]}x{shape[1]} (smaller images are padded)' \
-            if args.int8 else f'1x3xHxW, H and W multiples of {divisor} ' \
-            f'up to {shape[0]}x{shape[1]}'
-        pixels = 'raw 0-255 pixels' if args.raw_input else 'normalised'
-        print(f'exported {args.out} (ExecuTorch, XNNPACK, '
-              f'{"INT8" if args.int8 else "fp32"}; input {size}, {pixels}; '
-              'outputs boxes, scores, labels before NMS, which '
-              'mmshuffle.deploy.detection.host.host_nms finishes)')
-        if args.int8:
-            smoke_run(args.out, shape)
-            print(f'quantized to INT8 (PT2E, XNNPACK) on {len(inputs)} '
-                  f'images of {args.calib_dir or "the val set"} through the '
-                  'test pipeline; it loads and runs; not compared box for '
-                  'box (its accuracy: tools/deployment/test_onnx.py)')
-            return
-        return check_detections(args, wrapped, reference, batches, source,
-                                checked, runtime_name)
+        return export_detection_ncnn(args, wrapped, reference, batches,
+                                     source, shape, meta)
+    if args.format == 'executorch':
+        return export_detection_executorch(args, cfg, wrapped, reference,
+                                           batches, source, shape, meta)
     with _onnx_first(args) as onnx_path:
         try:
             export_detector(wrapped, onnx_path, shape, args.dynamic_batch,
