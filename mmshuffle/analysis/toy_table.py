@@ -12,7 +12,8 @@ import os.path as osp
 from typing import List
 
 #: the table's detector families, in its order
-FAMILIES = ('retinanet', 'retinanet-lite', 'ssdlite', 'rtmdet-lite')
+FAMILIES = ('retinanet', 'retinanet-lite', 'ssdlite', 'rtmdet-lite',
+            'light-head-rcnn')
 #: the table's backbones, in its order
 BACKBONES = ('shufflenet-v2-1x', 'shufflenet-v1-1x-g3', 'mobilenet-v2-1x')
 FAMILY_LABELS = {
@@ -20,6 +21,7 @@ FAMILY_LABELS = {
     'retinanet-lite': 'RetinaNet-lite',
     'ssdlite': 'SSDLite',
     'rtmdet-lite': 'RTMDet-lite',
+    'light-head-rcnn': 'Light-Head R-CNN',
 }
 BACKBONE_LABELS = {
     'shufflenet-v2-1x': 'ShuffleNet V2 1x',
@@ -31,6 +33,7 @@ _SUFFIX = {
     'retinanet-lite': 'lite-fpn',
     'ssdlite': '320',
     'rtmdet-lite': '320',
+    'light-head-rcnn': 'small-head',
 }
 #: the input size of every toy detector (the toy images are 320x320)
 TOY_SIZE = 320

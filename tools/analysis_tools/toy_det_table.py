@@ -55,6 +55,7 @@ from mmengine.config import Config
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
+from mmshuffle.analysis.bench.timing import cpu_name  # noqa: E402
 from mmshuffle.analysis.report import draw_map_latency  # noqa: E402
 from mmshuffle.analysis.toy_table import (  # noqa: E402
     BACKBONES, FAMILIES, TOY_SIZE, toy_det_config)
@@ -222,7 +223,8 @@ def train_detector(py, family, backbone, work_root, threads, size,
              -(-train_images(cfg) // cfg.train_dataloader.batch_size))
     row = dict(config=config, model=name, family=family, backbone=backbone,
                **budget_of(cfg), iterations=iters,
-               train_seconds=round(seconds, 1), threads=threads, **size,
+               train_seconds=round(seconds, 1), threads=threads,
+               cpu=cpu_name(), **size,
                bbox_mAP=metrics['coco/bbox_mAP'],
                bbox_mAP_50=metrics['coco/bbox_mAP_50'],
                bbox_mAP_75=metrics['coco/bbox_mAP_75'])
@@ -232,18 +234,25 @@ def train_detector(py, family, backbone, work_root, threads, size,
 
 
 def load_rows(path):
-    if osp.isfile(path):
-        with open(path) as f:
-            return json.load(f)['results']
-    return []
+    """The recorded rows, each with the CPU that trained it (rows of files
+    written before the rows carried it get the file's)."""
+    if not osp.isfile(path):
+        return []
+    with open(path) as f:
+        data = json.load(f)
+    for row in data['results']:
+        row.setdefault('cpu', data.get('cpu'))
+    return data['results']
 
 
 def save_rows(path, rows):
+    """Write ``rows``; the file's ``cpu`` lists the CPUs its rows were
+    trained on (a row's training seconds are its CPU's)."""
     import platform
-
-    from mmshuffle.analysis.bench.timing import cpu_name
-    data = dict(mode='toy-det', cpu=cpu_name(), cores=os.cpu_count(),
-                python=platform.python_version(), results=rows)
+    cpus = list(dict.fromkeys(r['cpu'] for r in rows))
+    data = dict(mode='toy-det', cpu=cpus[0] if len(cpus) == 1 else cpus,
+                cores=os.cpu_count(), python=platform.python_version(),
+                results=rows)
     atomic_write((json.dumps(data, indent=2) + '\n').encode(), path)
 
 
