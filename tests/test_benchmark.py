@@ -508,6 +508,7 @@ def test_onnxruntime_profile_sums_kernel_time_per_operator(tmp_path):
      "choice: 'tensorrt'"),
     (['det', '--threads', '-1'], 'error: --threads must be >= 0 (0 = all '
      'cores), got -1'),
+    (['det', '--nms-pre', '0'], 'error: --nms-pre must be >= 1, got 0'),
     (['det', '--toy', '--models', 'ssdlite_shufflenet-v2-1x_320_coco'],
      'error: --models ssdlite_shufflenet-v2-1x_320_coco is not in the toy '
      'set; choose from'),
@@ -721,3 +722,11 @@ def test_demo_figures_are_the_recorded_run():
                   demo_report.metrics_line(record, 'detection', 'pytorch'),
                   demo_report.export_check(record)):
         assert shown in deployment, shown
+
+
+@pytest.mark.parametrize('value', [0, -1, 2.5, True, '100'])
+def test_set_nms_pre_refuses_what_is_not_a_count(value):
+    from mmshuffle.deploy.detection import set_nms_pre
+    with pytest.raises(ValueError, match=f'nms_pre must be an int >= 1, '
+                       f'got {value!r}'):
+        set_nms_pre(torch.nn.Module(), value)

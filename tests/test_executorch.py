@@ -253,3 +253,29 @@ def test_detector_program_box_for_box_and_int8(tmp_path, capsys,
     best = np.array(best)
     assert len(best) > 0
     assert (best > 0.7).mean() >= 0.8, best
+
+
+@pytest.mark.slow
+def test_int8_program_takes_the_size_asked_for(tmp_path, one_unit_stages):
+    """An INT8 program has one input size: the one asked for, even where
+    the dynamic fp32 export needs a larger example (SSDLite's last prior
+    stride is 320, so its example is at least 640; the INT8 program once
+    took that size and ran every 320 image padded to 640, 4x the work)."""
+    from mmengine.config import Config
+
+    from mmshuffle.deploy.detection.export import export_detector_pte
+    from mmshuffle.engine.configs import build_model
+    cfg = Config.fromfile(osp.join(TOY_DET,
+                                   'ssdlite_shufflenet-v2-1x_320_toy-det.py'))
+    torch.manual_seed(0)
+    wrapped = DetectorForExport(build_model(cfg, pretrained=False).eval(),
+                                nms='host')
+    path = str(tmp_path / 'ssdlite_int8.pte')
+    image = np.random.default_rng(0).standard_normal(
+        (1, 3, 128, 128)).astype(np.float32)
+    export_detector_pte(wrapped, path, (128, 128), calibration=[image])
+    runtime = load_runtime(path, 'executorch')
+    assert runtime.input_shapes[0] == [1, 3, 128, 128]
+    assert json.loads(runtime.metadata['input_hw']) == [128, 128]
+    dets, labels = DetectionSession(runtime)(image)
+    assert dets.shape[0] == 1 and dets.shape[2] == 5

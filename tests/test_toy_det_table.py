@@ -29,6 +29,7 @@ DETECTORS = {
     'retinanet-lite': ('RetinaNet', 'mmshuffle.LiteRetinaHead'),
     'ssdlite': ('SingleStageDetector', 'mmshuffle.SSDLiteHead'),
     'rtmdet-lite': ('RTMDet', 'mmshuffle.LiteRTMDetHead'),
+    'light-head-rcnn': ('FasterRCNN', 'ConvFCBBoxHead'),
 }
 
 
@@ -43,8 +44,9 @@ def test_every_detector_has_its_toy_config_with_the_same_budget(
         family, backbone):
     cfg = Config.fromfile(osp.join(ROOT, toy_det_config(family, backbone)))
     assert cfg.model.backbone.type == BACKBONE_TYPES[backbone]
-    assert (cfg.model.type, cfg.model.bbox_head.type) == DETECTORS[family]
-    assert cfg.model.bbox_head.num_classes == 4
+    head = cfg.model.get('bbox_head') or cfg.model.roi_head.bbox_head
+    assert (cfg.model.type, head.type) == DETECTORS[family]
+    assert head.num_classes == 4
     # the same budget: 12 epochs of batch 4, from the toy classifier
     assert cfg.train_cfg.max_epochs == 12
     assert cfg.train_dataloader.batch_size == 4
@@ -83,10 +85,19 @@ def test_target_verdicts_say_by_how_much_a_target_is_missed():
     slower = rtmdet_target_table(*_fake_runs(0.45, 22.0))
     assert slower.count('| missed: 10% slower |') == 3
     table = accuracy_latency_table(*_fake_runs(0.45, 22.0))
-    assert table.count('\n') == 2 + 12 - 1
+    assert table.count('\n') == 2 + 15 - 1
     assert '| ShuffleNet V1 1x g3 | RTMDet-lite | 1.500 M | 400.0 | 22.0 ' \
            '| 11.0 | 0.450 | 0.700 | 100 |' in table
     table, latency = _fake_runs(0.45, 22.0)
+    # rows trained on two CPUs: each says which (training seconds are its
+    # CPU's); one CPU: no such column
+    table['cpu'] = 'AMD EPYC'
+    assert 'trained on' not in accuracy_latency_table(table, latency)
+    table['results'][-1]['cpu'] = 'Intel(R) Xeon(R) Processor'
+    mixed = accuracy_latency_table(table, latency)
+    assert mixed.splitlines()[0].endswith('| training s | trained on |')
+    assert mixed.count('| 100 | AMD EPYC |') == 14
+    assert mixed.splitlines()[-1].endswith('| 100 | Intel Xeon |')
     broken = copy.deepcopy(latency)
     broken['results'] = broken['results'][2:]
     with pytest.raises(ValueError, match='0 forward rows'):
@@ -149,11 +160,18 @@ def test_benchmark_det_toy_measures_the_table_detectors(tmp_path):
     proc = subprocess.run(
         [sys.executable, BENCH, 'det', '--toy', '--models', model,
          '--sizes', '64', '--runs', '1', '--warmup', '0', '--threads', '1',
-         '0', '--json', str(out)], cwd=tmp_path, capture_output=True,
-        text=True)
+         '0', '--paths', 'forward', 'pytorch', '--nms-pre', '5', '--json',
+         str(out)], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(out.read_text())
     assert data['toy'] and data['models'] == [model]
+    # --nms-pre caps every detector's candidates per level: at most 5 on
+    # each of RTMDet-lite's 3 levels reach NMS (every one clears the zero
+    # score threshold; uncapped, its 64x64 image has 84 priors x 4 classes)
+    assert data['nms_pre'] == 5
+    found = [r['detections'] for r in data['results']
+             if r['model'] == model and r['path'] == 'pytorch']
+    assert found and all(0 < n <= 15 for n in found)
     names = [(r['model'], r['threads'], r['reference'])
              for r in data['results']]
     threads = sorted({t for _, t, _ in names})

@@ -361,22 +361,37 @@ def latencies(latency: Dict, model: str) -> Dict[str, float]:
                 cores=cores)
 
 
+def short_cpu(name: str) -> str:
+    """``Intel(R) Xeon(R) Processor`` -> ``Intel Xeon``."""
+    for noise in ('(R)', '(TM)', ' Processor', ' CPU'):
+        name = name.replace(noise, '')
+    return ' '.join(name.split())
+
+
 def accuracy_latency_table(table: Dict, latency: Dict) -> str:
-    """The recorded runs as one Markdown table, a row per detector."""
+    """The recorded runs as one Markdown table, a row per detector. Rows
+    trained on different CPUs (training seconds are their CPU's) get a
+    ``trained on`` column."""
     cores = max(latency['threads'])
+    cpus = {r.get('cpu', table.get('cpu')) for r in table['results']}
+    mixed = len(cpus) > 1
     lines = [
         '| backbone | detector | params | MFLOPs | latency 1 thread ms | '
-        f'latency {cores} threads ms | bbox mAP | mAP50 | training s |',
-        '|---|---|---:|---:|---:|---:|---:|---:|---:|'
+        f'latency {cores} threads ms | bbox mAP | mAP50 | training s |' +
+        (' trained on |' if mixed else ''),
+        '|---|---|---:|---:|---:|---:|---:|---:|---:|' + ('---|' if mixed
+                                                          else '')
     ]
     for row in table['results']:
         lat = latencies(latency, row['model'])
+        cpu = (f' {short_cpu(row.get("cpu", table.get("cpu")))} |'
+               if mixed else '')
         lines.append(
             f'| {BACKBONE_LABELS[row["backbone"]]} | '
             f'{FAMILY_LABELS[row["family"]]} | {row["params"] / 1e6:.3f} M '
             f'| {row["flops"] / 1e6:.1f} | {lat["one"]:.1f} | '
             f'{lat["all"]:.1f} | {row["bbox_mAP"]:.3f} | '
-            f'{row["bbox_mAP_50"]:.3f} | {row["train_seconds"]:.0f} |')
+            f'{row["bbox_mAP_50"]:.3f} | {row["train_seconds"]:.0f} |' + cpu)
     return '\n'.join(lines)
 
 
@@ -426,7 +441,7 @@ def draw_map_latency(table: Dict, latency: Dict, png: str) -> str:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    markers = dict(zip(FAMILIES, ('o', 's', '^', 'D')))
+    markers = dict(zip(FAMILIES, ('o', 's', '^', 'D', 'v')))
     colours = dict(zip(BACKBONES, ('tab:blue', 'tab:orange', 'tab:green')))
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for row in table['results']:

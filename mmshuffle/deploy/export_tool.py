@@ -87,7 +87,7 @@ from mmengine.runner import load_checkpoint
 from mmshuffle.deploy.detection import (DetectorForExport,
                                         UnsupportedDetectorError,
                                         check_detection_shape,
-                                        export_detector)
+                                        export_detector, set_nms_pre)
 from mmshuffle.deploy.metadata import config_metadata, preprocessor_metadata
 from mmshuffle.deploy.onnx import (BackboneForExport, ClassifierForExport,
                                    check_shape, compare_with_onnxruntime,
@@ -335,16 +335,6 @@ def _finish_onnx(args, cfg, onnx_path):
             raise CLIError(str(err)) from None
 
 
-
-
-def set_nms_pre(model, nms_pre: int) -> str:
-    """Cap the candidates per level before NMS at ``nms_pre``: the test
-    setting of the head that selects them (a two-stage detector's RPN);
-    the head's name."""
-    head = 'rpn_head' if getattr(model, 'rpn_head', None) is not None \
-        else 'bbox_head'
-    getattr(model, head).test_cfg['nms_pre'] = nms_pre
-    return head
 
 
 def export_detection(args, cfg, model, meta):

@@ -8,7 +8,7 @@ inputs.
         [--batch 32] [--shape H [W]] [--steps 10] [--json FILE]
     python tools/analysis_tools/benchmark.py det [--toy] [--paths P ...]
         [--models M ...] [--sizes 320 640] [--threads 1 0] [--runs 10]
-        [--warmup 2] [--profile] [--json FILE]
+        [--warmup 2] [--nms-pre N] [--profile] [--json FILE]
 
 ``cls``: classifier latency at batch 1 (median, p90) and throughput at
 ``--batch``, per thread count, for torchvision eager, mmpretrain eager,
@@ -52,7 +52,9 @@ threshold of the test settings is set to 0
 softmax heads alike): every candidate then clears it, so that NMS works on the
 full ``nms_pre`` candidates per level, its heaviest case (the random heads
 would otherwise score every box under the threshold). The models take turns
-call by call, so that they share the machine's state. Each call is timed as
+call by call, so that they share the machine's state. ``--nms-pre N`` caps
+every detector's candidates per level before NMS (as ``export.py
+--nms-pre``; the default keeps each config's). Each call is timed as
 wall time and as the CPU time of the process (with one thread the same on an
 idle machine; the CPU time does not grow with other processes' load, which the
 JSON records as load averages). ``--profile`` adds where onnxruntime spends
@@ -78,6 +80,7 @@ from mmshuffle.analysis.bench.timing import (cpu_name, machine,
                                              sgemm_peak_gflops)
 from mmshuffle.analysis.bench.training import bench_training
 from mmshuffle.analysis.report import draw_chart
+from mmshuffle.deploy.detection import set_nms_pre
 from mmshuffle.analysis.toy_table import toy_det_configs
 from mmshuffle.engine.cli import CLIError, OneLineArgumentParser, run_cli
 from mmshuffle.engine.configs import build_model
@@ -174,6 +177,10 @@ def parse_args(argv=None):
     det.add_argument('--profile', action='store_true',
                      help=f'profile {TARGET_DET} in onnxruntime at the '
                      'smallest size, 1 thread')
+    det.add_argument('--nms-pre', type=int,
+                     help="cap every detector's candidates per level before "
+                     "NMS (the dense head's test_cfg nms_pre, a two-stage "
+                     "detector's RPN's; default: each config's)")
     det.add_argument('--runs', type=int, default=10)
     det.add_argument('--warmup', type=int, default=2)
     det.add_argument('--json', help='also write the results to this file')
@@ -211,6 +218,9 @@ def bench_det(args, threads):
             tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
         models = {model_name(p): build_detector(p) for p in configs}
+        if args.nms_pre is not None:
+            for model in models.values():
+                set_nms_pre(model, args.nms_pre)
         if any(p != 'forward' for p in args.paths):
             # random heads score every prior under the threshold: a zero
             # threshold lets decoding and NMS do their full work
@@ -304,6 +314,8 @@ def main(argv=None):
                                  args.warmup)
     else:
         check_positive('--runs', args.runs)
+        if args.nms_pre is not None:
+            check_positive('--nms-pre', args.nms_pre)
         if args.warmup < 0:
             raise CLIError(f'--warmup must be >= 0, got {args.warmup}')
         threads = check_threads(args.threads)
@@ -332,7 +344,7 @@ def main(argv=None):
               f'{threads}, batch 1; ratio = median / {reference} median '
               '(same path kind, size and threads)', flush=True)
         info.update(machine=machine(), paths=args.paths, toy=args.toy,
-                    models=args.models,
+                    models=args.models, nms_pre=args.nms_pre,
                     threads=threads, sizes=args.sizes, runs=args.runs,
                     warmup=args.warmup, load_average_before=os.getloadavg())
         results, profiles = bench_det(args, threads)

@@ -249,7 +249,7 @@ def save_rows(path, rows):
     """Write ``rows``; the file's ``cpu`` lists the CPUs its rows were
     trained on (a row's training seconds are its CPU's)."""
     import platform
-    cpus = list(dict.fromkeys(r['cpu'] for r in rows))
+    cpus = list(dict.fromkeys(r.get('cpu') for r in rows))
     data = dict(mode='toy-det', cpu=cpus[0] if len(cpus) == 1 else cpus,
                 cores=os.cpu_count(), python=platform.python_version(),
                 results=rows)

@@ -8,7 +8,7 @@
 * :mod:`.verify`: the detector's own predictions and the box-for-box
   comparison with an exported file's.
 """
-from .export import check_detection_shape, export_detector
+from .export import check_detection_shape, export_detector, set_nms_pre
 from .graph import DetectorForExport
 from .postprocess import UnsupportedDetectorError
 from .verify import (compare_detections, input_pixel_samples,
@@ -17,5 +17,5 @@ from .verify import (compare_detections, input_pixel_samples,
 __all__ = [
     'DetectorForExport', 'UnsupportedDetectorError', 'check_detection_shape',
     'compare_detections', 'export_detector', 'input_pixel_samples',
-    'predict_reference', 'split_detections'
+    'predict_reference', 'set_nms_pre', 'split_detections'
 ]

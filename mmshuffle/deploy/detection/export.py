@@ -123,14 +123,21 @@ def export_detector_pte(wrapped: DetectorForExport, path: str,
     if not isinstance(wrapped, DetectorForExport) or wrapped.nms != 'host':
         raise TypeError('export_detector_pte takes a DetectorForExport '
                         "with nms='host'")
+    asked = check_detection_shape(shape, wrapped.size_divisor)
     examples, _, shapes = _prepare(wrapped, shape, 0)
     shape = tuple(examples[0].shape[2:])
     if calibration is not None:
         # XNNPACK leaves a quantized 1x1 conv that shares its input with
         # a stride-2 depthwise conv (every ShuffleNetV2 stage's first
         # unit) outside the delegate when H and W are dynamic, and the
-        # program then lacks its kernel: INT8 programs have a fixed size
-        shapes = (None, )
+        # program then lacks its kernel: INT8 programs have a fixed size.
+        # Without dynamic sizes a 1x1 map is no trap, so the program takes
+        # the size asked for, not the enlarged example of the dynamic
+        # export (SSDLite, whose last prior stride is 320, ran at 640)
+        shapes, shape = (None, ), asked
+        examples = (examples[0][:, :, :shape[0], :shape[1]].contiguous(),
+                    ) + tuple(torch.tensor([list(shape)]) for _ in
+                              examples[1:])
         spec = InputSpec(wrapped.metadata())
         calibration = [pad_input(a, shape, spec) for a in calibration]
     meta = dict(wrapped.metadata(), **(metadata or {}))
@@ -243,3 +250,16 @@ class _HeadMaps(torch.nn.Module):
                 x = x.flip(1)
             x = (x - self.mean) / self.std
         return self.dense(x)
+
+
+def set_nms_pre(model, nms_pre: int) -> str:
+    """Cap the candidates per level before NMS at ``nms_pre``: the test
+    setting of the head that selects them (a two-stage detector's RPN);
+    the head's name."""
+    if isinstance(nms_pre, bool) or not isinstance(nms_pre, int) \
+            or nms_pre < 1:
+        raise ValueError(f'nms_pre must be an int >= 1, got {nms_pre!r}')
+    head = 'rpn_head' if getattr(model, 'rpn_head', None) is not None \
+        else 'bbox_head'
+    getattr(model, head).test_cfg['nms_pre'] = nms_pre
+    return head
