@@ -560,6 +560,18 @@ def test_benchmarks_page_runtime_sections_are_the_recorded_runs():
     assert floor_by_runtime(cls) in page
     assert e2e_phone_targets_table(
         det, 'rtmdet-lite_shufflenet-v2-1x_320_coco') in page
+    # RTMDet-lite with its candidates capped, every path side by side
+    capped = _recorded('det_e2e_nms_pre.json')
+    assert capped['nms_pre'] == 1000 and capped['threads'] == [1]
+    assert e2e_table(capped, 1) in page
+    assert e2e_phone_targets_table(
+        capped, 'rtmdet-lite_shufflenet-v2-1x_320_coco') in page
+    paths = ' '.join(f"'{p}'" if ' ' in p else p for p in capped['paths'])
+    assert ('python tools/analysis_tools/benchmark.py det --models '
+            f'{" ".join(capped["models"])} --paths {paths} --sizes 320 '
+            f'--threads 1 --runs {capped["runs"]} --warmup '
+            f'{capped["warmup"]} --nms-pre 1000 --json '
+            'docs/benchmarks/det_e2e_nms_pre.json') in text
     assert latency_matrix(cls, det) in open(
         osp.join(ROOT, 'docs', 'deployment.md')).read()
     paths = ' '.join(f"'{p}'" if ' ' in p else p for p in det['paths'])
