@@ -34,6 +34,8 @@ CONFIG_NAMES = {
     for p in glob.glob(osp.join(ROOT, 'configs', '*', '*.py'))
 }
 DEMO_WORK_DIRS = {'demo_toy_shapes', 'demo_toy_det'}
+#: other tools' default work dirs (toy_det_table.py --work-dir)
+TOOL_WORK_DIRS = {'toy_det_table'}
 #: run here (seconds each); the rest is parsed and resolved
 RUN_HERE = ('tools/analysis_tools/get_flops.py', )
 #: run by make demo (tools/misc/demo.py)
@@ -125,7 +127,7 @@ def check_paths(args):
                 f'{arg}: checkpoints are stored under a config name'
         elif arg.startswith('work_dirs/') and arg.count('/') > 1:
             name = arg.split('/')[1]
-            assert name in CONFIG_NAMES | DEMO_WORK_DIRS, \
+            assert name in CONFIG_NAMES | DEMO_WORK_DIRS | TOOL_WORK_DIRS, \
                 f'{arg}: not a default work dir (work_dirs/<config name>)'
 
 
