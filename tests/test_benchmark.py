@@ -563,6 +563,10 @@ def test_benchmarks_page_runtime_sections_are_the_recorded_runs():
     # RTMDet-lite with its candidates capped, every path side by side
     capped = _recorded('det_e2e_nms_pre.json')
     assert capped['nms_pre'] == 1000 and capped['threads'] == [1]
+    # every end-to-end row timed an NMS with candidates to work on
+    for data in (det, capped):
+        assert all(r['detections'] > 0 for r in data['results']
+                   if r['path'] != 'forward'), data['paths']
     assert e2e_table(capped, 1) in page
     assert e2e_phone_targets_table(
         capped, 'rtmdet-lite_shufflenet-v2-1x_320_coco') in page
@@ -613,6 +617,10 @@ def test_zero_score_threshold_lets_every_candidate_through(name):
     model = build_model(cfg, pretrained=False).eval()
     head = getattr(model, 'roi_head', None) or model.bbox_head
     head.test_cfg['score_thr'] = 0.999
+    if 'min_bbox_size' in head.test_cfg:
+        # what random box regression can do: every box below the minimum
+        # size (degenerate boxes, x2 < x1), none left for NMS
+        head.test_cfg['min_bbox_size'] = 1e6
     x = torch.randn(1, 3, 128, 128)
     with torch.no_grad():
         assert len(detector_predict(model)(x)[0].pred_instances) == 0
@@ -742,3 +750,17 @@ def test_set_nms_pre_refuses_what_is_not_a_count(value):
     with pytest.raises(ValueError, match=f'nms_pre must be an int >= 1, '
                        f'got {value!r}'):
         set_nms_pre(torch.nn.Module(), value)
+
+
+@pytest.mark.parametrize('name, head', [
+    ('rtmdet-lite_shufflenet-v2-1x_320_toy-det', 'bbox_head'),
+    ('light-head-rcnn_shufflenet-v2-1x_small-head_toy-det', 'rpn_head')])
+def test_set_nms_pre_caps_the_head_that_selects_candidates(name, head):
+    from mmengine.config import Config
+
+    from mmshuffle.deploy.detection import set_nms_pre
+    from mmshuffle.engine.configs import build_model
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'toy', name + '.py'))
+    model = build_model(cfg, pretrained=False)
+    assert set_nms_pre(model, 7) == head
+    assert getattr(model, head).test_cfg['nms_pre'] == 7

@@ -129,6 +129,9 @@ def check_paths(args):
             name = arg.split('/')[1]
             assert name in CONFIG_NAMES | DEMO_WORK_DIRS | TOOL_WORK_DIRS, \
                 f'{arg}: not a default work dir (work_dirs/<config name>)'
+            if name in TOOL_WORK_DIRS:  # WORK_DIR/<config name>/...
+                assert arg.split('/')[2] in CONFIG_NAMES, \
+                    f'{arg}: {name} holds a folder per config'
 
 
 def is_synopsis(args):

@@ -222,3 +222,33 @@ def test_force_retrains_the_selected_rows_and_keeps_the_others(
     new = [r for r in rows if r['model'] == 'new']
     assert [(r['family'], r['backbone']) for r in new] == [
         ('ssdlite', 'shufflenet-v1-1x-g3')]
+
+
+def test_rows_keep_the_cpu_that_trained_them(tmp_path):
+    """A row's training seconds are its CPU's: rows of a file written
+    before rows carried their CPU get the file's; a file whose rows come
+    from two CPUs lists both and each row keeps its own."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('toy_det_table_tool', TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    path = str(tmp_path / 'det_toy.json')
+    with open(path, 'w') as f:
+        json.dump(dict(cpu='AMD EPYC', results=[dict(model='a'),
+                                                 dict(model='b')]), f)
+    rows = tool.load_rows(path)
+    assert [r['cpu'] for r in rows] == ['AMD EPYC', 'AMD EPYC']
+    rows[1]['cpu'] = 'Intel(R) Xeon(R) Processor'
+    tool.save_rows(path, rows)
+    with open(path) as f:
+        assert json.load(f)['cpu'] == ['AMD EPYC',
+                                       'Intel(R) Xeon(R) Processor']
+    assert [r['cpu'] for r in tool.load_rows(path)] == [
+        'AMD EPYC', 'Intel(R) Xeon(R) Processor']
+    # a row without its CPU in a two-CPU file: unknown, not a list
+    with open(path) as f:
+        data = json.load(f)
+    del data['results'][0]['cpu']
+    with open(path, 'w') as f:
+        json.dump(data, f)
+    assert tool.load_rows(path)[0]['cpu'] == 'unknown'

@@ -47,11 +47,13 @@ the host, numpy, included in the time; an INT8 program per size); ``ncnn``
 runs the ncnn model of ``--format ncnn`` (pnnx, fp32; decoding and NMS on the
 host, numpy, included in the time); two-stage detectors have neither and get
 no rows there. For the end-to-end paths the score
-threshold of the test settings is set to 0
-(:func:`mmshuffle.analysis.bench.detectors.zero_score_threshold`, sigmoid and
-softmax heads alike): every candidate then clears it, so that NMS works on the
-full ``nms_pre`` candidates per level, its heaviest case (the random heads
-would otherwise score every box under the threshold). The models take turns
+threshold of the test settings is set to 0 and their minimum box size turned
+off (:func:`mmshuffle.analysis.bench.detectors.zero_score_threshold`, sigmoid
+and softmax heads alike): every candidate then clears them, so that NMS works
+on the full ``nms_pre`` candidates per level, its heaviest case (the random
+heads would otherwise score every box under the threshold, and their random
+regression can make every box degenerate); an end-to-end row that finds no
+box is logged. The models take turns
 call by call, so that they share the machine's state. ``--nms-pre N`` caps
 every detector's candidates per level before NMS (as ``export.py
 --nms-pre``; the default keeps each config's). Each call is timed as

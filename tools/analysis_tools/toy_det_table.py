@@ -9,31 +9,33 @@ and record their COCO box mAP.
         [--json docs/benchmarks/det_toy.json]
         [--latency docs/benchmarks/det_toy_latency.json]
 
-The table's detectors are RetinaNet (CPU-sized), RetinaNet-lite, SSDLite
-and RTMDet-lite on ShuffleNet V2 1x, ShuffleNet V1 1x g3 and MobileNet V2
-1x: the toy configs ``configs/toy/<family>_<backbone>_*_toy-det.py``. Every
-one gets the same budget: the configs' 12 epochs of batch 4 over the 800
-training images, or ``--epochs N`` (the cosine decay then spans N epochs),
-the backbone starting from the toy classifier of its backbone. The
+The table's detectors are RetinaNet (CPU-sized), RetinaNet-lite, SSDLite,
+RTMDet-lite and Light-Head R-CNN on ShuffleNet V2 1x, ShuffleNet V1 1x g3
+and MobileNet V2 1x: the toy configs
+``configs/toy/<family>_<backbone>_*_toy-det.py``. Every one gets the
+same budget: the configs' 12 epochs of batch 4 over the 800 training
+images, or ``--epochs N`` (the cosine decay then spans N epochs), the
+backbone starting from the toy classifier of its backbone. The
 classifiers (``configs/toy/<backbone>_1xb64-30e_toy-shapes.py``, 30
 epochs) are trained first where their checkpoint (the detector configs'
 ``pretrained``) is missing, in the order of ``--backbones``; the toy data
 sets are generated where missing.
 
-``--jobs N`` runs N trainings side by side, each with one thread (on a
-2-core machine two one-thread runs finish sooner than two two-thread runs
-in turn); each row records its threads and training seconds. A detector's
-figures are those of the validation mmengine runs after the last epoch
-(COCO bbox mAP, mAP50, mAP75 on the 200 val images; EMA weights where the
-config keeps an EMA), with its parameters and FLOPs at 320x320. The rows
-are written to ``--json`` as they finish (atomically); rows already there
-for the same config and number of epochs are kept, so an interrupted run
-resumes where it stopped; a detector whose work dir holds a finished run of
-the same number of epochs is not retrained (its seconds are then those of
-its log, from first to last line). ``--force`` retrains the selected
-detectors all the same (after a change to their configs) and replaces their
-rows; the other rows are kept. Each run's log is
-``WORK_DIR/<config>/run.log``.
+``--jobs N`` runs N trainings side by side, each with one thread (on a 2-core
+machine two one-thread runs finish sooner than two two-thread runs in turn);
+each row records its threads, training seconds and the CPU that trained it
+(kept in the run's work dir as ``cpu.txt``, so that a reused run keeps its CPU;
+``unknown`` where a run has none). A detector's figures are those of the
+validation mmengine runs after the last epoch (COCO bbox mAP, mAP50, mAP75 on
+the 200 val images; EMA weights where the config keeps an EMA), with its
+parameters and FLOPs at 320x320. The rows are written to ``--json`` as they
+finish (atomically); rows already there for the same config and number of
+epochs are kept, so an interrupted run resumes where it stopped; a detector
+whose work dir holds a finished run of the same number of epochs is not
+retrained (its seconds are then those of its log, from first to last line).
+``--force`` retrains the selected detectors all the same (after a change to
+their configs) and replaces their rows; the other rows are kept. Each run's log
+is ``WORK_DIR/<config>/run.log``.
 
 ``--plot PNG`` draws bbox mAP against forward latency (1 thread, at 320,
 from ``benchmark.py det --toy``'s JSON, ``--latency``): one point per
@@ -211,20 +213,26 @@ def train_detector(py, family, backbone, work_root, threads, size,
     log_path = osp.join(ROOT, work_dir, 'run.log')
     seconds = (finished_run(work_dir, cfg.train_cfg.max_epochs)
                if reuse else None)
+    # the CPU that trained the run (its seconds are that CPU's), kept in
+    # its work dir for a later reuse, maybe on another machine
+    cpu_file = osp.join(ROOT, work_dir, 'cpu.txt')
     if seconds is None:
         print(f'{name}: training', flush=True)
         _, seconds = run([py, 'tools/train.py', config, '--work-dir',
                           work_dir, *options], log_path, threads)
+        atomic_write(cpu_name().encode(), cpu_file)
     else:
         print(f'{name}: its finished run in {work_dir} is reused',
               flush=True)
+    cpu = open(cpu_file).read().strip() if osp.isfile(cpu_file) \
+        else 'unknown'
     metrics = final_metrics(work_dir)
     iters = (cfg.train_cfg.max_epochs *
              -(-train_images(cfg) // cfg.train_dataloader.batch_size))
     row = dict(config=config, model=name, family=family, backbone=backbone,
                **budget_of(cfg), iterations=iters,
-               train_seconds=round(seconds, 1), threads=threads,
-               cpu=cpu_name(), **size,
+               train_seconds=round(seconds, 1), threads=threads, cpu=cpu,
+               **size,
                bbox_mAP=metrics['coco/bbox_mAP'],
                bbox_mAP_50=metrics['coco/bbox_mAP_50'],
                bbox_mAP_75=metrics['coco/bbox_mAP_75'])
@@ -240,8 +248,10 @@ def load_rows(path):
         return []
     with open(path) as f:
         data = json.load(f)
+    recorded = data.get('cpu')
     for row in data['results']:
-        row.setdefault('cpu', data.get('cpu'))
+        row.setdefault('cpu', recorded if isinstance(recorded, str)
+                       else 'unknown')
     return data['results']
 
 
