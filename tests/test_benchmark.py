@@ -520,6 +520,16 @@ def test_bad_options_give_one_line_and_exit_2(argv, message, capsys):
     assert len(lines) == 1 and lines[0].startswith(message), err
 
 
+def _det_command(data, threads, options, name):
+    """The ``benchmark.py det`` command line of a recorded run."""
+    paths = ' '.join(f"'{p}'" if ' ' in p else p for p in data['paths'])
+    return ('python tools/analysis_tools/benchmark.py det --models '
+            f'{" ".join(data["models"])} --paths {paths} --sizes '
+            f'{" ".join(map(str, data["sizes"]))} --threads {threads} '
+            f'--runs {data["runs"]} --warmup {data["warmup"]} {options} '
+            f'--json docs/benchmarks/{name}')
+
+
 def test_benchmarks_page_runtime_sections_are_the_recorded_runs():
     """docs/benchmarks.md's OpenVINO/INT8 classifier tables, targets and
     profiles and its end-to-end detector tables, target and profiles are
@@ -570,20 +580,11 @@ def test_benchmarks_page_runtime_sections_are_the_recorded_runs():
     assert e2e_table(capped, 1) in page
     assert e2e_phone_targets_table(
         capped, 'rtmdet-lite_shufflenet-v2-1x_320_coco') in page
-    paths = ' '.join(f"'{p}'" if ' ' in p else p for p in capped['paths'])
-    assert ('python tools/analysis_tools/benchmark.py det --models '
-            f'{" ".join(capped["models"])} --paths {paths} --sizes 320 '
-            f'--threads 1 --runs {capped["runs"]} --warmup '
-            f'{capped["warmup"]} --nms-pre 1000 --json '
-            'docs/benchmarks/det_e2e_nms_pre.json') in text
+    assert _det_command(capped, '1', '--nms-pre 1000',
+                        'det_e2e_nms_pre.json') in text
     assert latency_matrix(cls, det) in open(
         osp.join(ROOT, 'docs', 'deployment.md')).read()
-    paths = ' '.join(f"'{p}'" if ' ' in p else p for p in det['paths'])
-    assert ('python tools/analysis_tools/benchmark.py det --models '
-            f'{" ".join(det["models"])} --paths '
-            f'{paths} --sizes {" ".join(map(str, det["sizes"]))} '
-            f'--threads 1 0 --runs {det["runs"]} --warmup {det["warmup"]} '
-            '--profile --json docs/benchmarks/det_e2e.json') in text
+    assert _det_command(det, '1 0', '--profile', 'det_e2e.json') in text
     archs = ' '.join(dict.fromkeys(r['arch'] for r in cls['results']))
     paths = ' '.join(f"'{p}'" if ' ' in p else p
                      for p in dict.fromkeys(r['path']
